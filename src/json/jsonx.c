@@ -1,0 +1,83 @@
+/* jsonx.c - see jsonx.h. */
+#include "json/jsonx.h"
+
+#include <string.h>
+
+int jsonx_check_depth(const char *p, size_t n, int max_depth)
+{
+    int depth = 0, in_str = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        char c = p[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        switch (c) {
+        case '"': in_str = 1; break;
+        case '{':
+        case '[':
+            if (++depth > max_depth)
+                return LI_ELIMIT;
+            break;
+        case '}':
+        case ']':
+            depth--;
+            break;
+        default: break;
+        }
+    }
+    return 0;
+}
+
+int jsonx_parse(const char *p, size_t n, int max_depth, json_t **out,
+                struct li_err *e)
+{
+    json_error_t je;
+    json_t *v;
+
+    if (jsonx_check_depth(p, n, max_depth))
+        return li_err_set(e, LI_ELIMIT, "JSON nests deeper than %d levels",
+                          max_depth);
+    v = json_loadb(p, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (!v) {
+        if (json_error_code(&je) == json_error_out_of_memory)
+            return li_err_set(e, LI_ENOMEM, "out of memory parsing JSON");
+        return li_err_set(e, LI_EPARSE, "invalid JSON at line %d, column %d: %s",
+                          je.line, je.column, je.text);
+    }
+    *out = v;
+    return 0;
+}
+
+struct dump_ctx {
+    struct li_buf *b;
+    int rc;
+};
+
+static int dump_cb(const char *buf, size_t size, void *data)
+{
+    struct dump_ctx *c = data;
+    c->rc = li_buf_add(c->b, buf, size);
+    return c->rc ? -1 : 0;
+}
+
+int jsonx_dump(const json_t *v, struct li_buf *b)
+{
+    struct dump_ctx c = {b, 0};
+    size_t before = b->len;
+    if (json_dump_callback(v, dump_cb, &c, JSON_COMPACT | JSON_ENCODE_ANY)) {
+        li_buf_truncate(b, before);
+        return c.rc ? c.rc : LI_ENOMEM;
+    }
+    return 0;
+}
+
+const char *jsonx_str(const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}

@@ -1,0 +1,35 @@
+/*
+ * jsonx.h - thin helpers over jansson: bounded parsing of untrusted bodies
+ * and compact serialisation into a li_buf.
+ *
+ * jansson keeps object keys in insertion order (since 2.8), so parse + dump
+ * preserves the key order a partner sent; that is what the store keeps.
+ */
+#ifndef LI_JSON_JSONX_H
+#define LI_JSON_JSONX_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+/* Scan n bytes of JSON text and fail with LI_ELIMIT if arrays/objects nest
+ * deeper than max_depth (1 = a flat object). Does not validate the text
+ * otherwise. Cheap: one pass, no allocation. */
+int jsonx_check_depth(const char *p, size_t n, int max_depth);
+
+/* Parse n bytes into a new value (caller json_decref()s *out). Duplicate keys
+ * are rejected; nesting is limited to max_depth. Errors: LI_ELIMIT (depth),
+ * LI_EPARSE (with "line L, column C: reason" in e). */
+int jsonx_parse(const char *p, size_t n, int max_depth, json_t **out,
+                struct li_err *e);
+
+/* Append the compact serialisation of v (no spaces, keys in stored order,
+ * UTF-8 kept) to b. 0, LI_ENOMEM or LI_ELIMIT (b's limit). */
+int jsonx_dump(const json_t *v, struct li_buf *b);
+
+/* The string value of obj[key], or NULL if absent or not a string. */
+const char *jsonx_str(const json_t *obj, const char *key);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * policy.h - who is asking and what they may do.
+ *
+ * Holds the current configuration snapshot (API roots, collections,
+ * partners, grants) read from the store, refreshed when the store's
+ * configuration generation changes (so `liaison admin` changes apply to a
+ * running liaisond without restart), and authenticates requests:
+ *   - HTTP Basic: argon2id password hashes (libsodium crypto_pwhash_str);
+ *     a verified user:password is cached for a short time under a keyed
+ *     BLAKE2b hash so that requests do not each pay a full argon2id run.
+ *   - Bearer: API tokens of 256 random bits, stored as BLAKE2b-256 hashes,
+ *     compared in constant time, revocable.
+ * Marking/releasability decisions (issue 4) will live here too.
+ *
+ * Threading: all functions are thread-safe. A snapshot obtained with
+ * policy_acquire() stays valid until policy_snap_release(), even if a newer
+ * one replaces it meanwhile.
+ */
+#ifndef LI_POLICY_POLICY_H
+#define LI_POLICY_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+struct policy;
+
+/* A refcounted configuration snapshot. Read-only for users. */
+struct policy_snap {
+    const struct store_config *cfg;
+    /* private below */
+    int refs;
+};
+
+struct policy_opts {
+    int64_t auth_cache_ttl_us;  /* how long a verified password is trusted; 0 = default (60 s) */
+    size_t auth_cache_slots;    /* 0 = default (1024) */
+};
+
+/* s must outlive the policy. */
+int policy_new(struct store *s, const struct policy_opts *o,
+               struct policy **out, struct li_err *e);
+void policy_free(struct policy *p);
+
+/* Current snapshot (reloaded first if the store's generation moved; the
+ * check costs one small read). Never NULL on success. */
+int policy_acquire(struct policy *p, struct policy_snap **out,
+                   struct li_err *e);
+void policy_snap_release(struct policy *p, struct policy_snap *snap);
+
+/* Lookups within a snapshot; NULL when absent. */
+const struct store_api_root *policy_find_root(const struct policy_snap *sn,
+                                              const char *name);
+/* By TAXII id, or by alias, within api_root_id. */
+const struct store_collection *
+policy_find_collection(const struct policy_snap *sn, int64_t api_root_id,
+                       const char *id_or_alias);
+const struct store_partner *policy_find_partner(const struct policy_snap *sn,
+                                                int64_t partner_id);
+/* Rights of a partner on a collection (0/1 each; both 0 if no grant). */
+void policy_rights(const struct policy_snap *sn, int64_t partner_id,
+                   int64_t coll_id, int *can_read, int *can_write);
+
+/* The authenticated requester. */
+struct policy_principal {
+    int64_t partner_id;
+    char partner_name[STORE_NAME_MAX];
+    char user[STORE_NAME_MAX];     /* username, or "token:<token-id>" */
+};
+
+/* Authenticate from the value of the Authorization header (may be NULL).
+ * LI_EAUTH when missing, malformed or wrong (the message never echoes a
+ * secret). */
+int policy_authenticate(struct policy *p, const char *authorization,
+                        struct policy_principal *out, struct li_err *e);
+
+/* ---- credential helpers (used by `liaison admin`) ---- */
+
+#define POLICY_PWHASH_MAX 256
+#define POLICY_TOKEN_MAX 80     /* "li_" + base64url(32 bytes) + NUL fits */
+#define POLICY_TOKEN_ID_MAX 16
+
+/* argon2id hash of password into out (crypto_pwhash_str form). */
+int policy_hash_password(const char *password, char out[POLICY_PWHASH_MAX],
+                         struct li_err *e);
+/* A fresh token: the secret text (shown once), its public id, and the
+ * BLAKE2b-256 hash to store. */
+int policy_token_new(char token_out[POLICY_TOKEN_MAX],
+                     char token_id_out[POLICY_TOKEN_ID_MAX],
+                     uint8_t hash_out[32], struct li_err *e);
+/* BLAKE2b-256 of a presented token text. */
+void policy_token_hash(const char *token, size_t len, uint8_t hash_out[32]);
+
+#endif

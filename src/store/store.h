@@ -1,0 +1,258 @@
+/*
+ * store.h - the storage seam. Everything liaison keeps durably goes through
+ * this interface: configuration (API roots, collections, partners, users,
+ * tokens, grants), STIX object versions, status resources and secrets.
+ *
+ * Backends: sqlite.c (embedded, default). A PostgreSQL backend (pg.c) can
+ * implement the same functions; nothing above this header knows which one
+ * is linked.
+ *
+ * Threading: every function is safe to call from any thread. Reads use one
+ * long-lived connection per calling thread; writes of objects are serialised
+ * through one writer and group-committed. Configuration changes made by
+ * another process (the `liaison admin` CLI) are visible to the next call;
+ * store_config_gen() tells when the configuration changed.
+ *
+ * Ownership: strings passed in are copied if kept. Rows handed to a
+ * store_row_fn are valid only during that call. Anything returned through
+ * an out-pointer is owned by the caller and freed with the named function.
+ *
+ * Errors: 0 or a negative LI_E* code (core/err.h), detail in *e if not NULL.
+ */
+#ifndef LI_STORE_STORE_H
+#define LI_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/util.h"
+
+struct store;
+
+struct store_opts {
+    int create;           /* create the database if missing (admin init) */
+    int sync_normal;      /* PRAGMA synchronous=NORMAL instead of FULL */
+    size_t checkpoint_pages; /* wal_autocheckpoint; 0 = backend default */
+};
+
+/* Open the store in data_dir (the file is data_dir/liaison.db for SQLite).
+ * LI_ENOTFOUND if it does not exist and opts->create is 0. */
+int store_open(const char *data_dir, const struct store_opts *opts,
+               struct store **out, struct li_err *e);
+/* Close everything; waits for the writer to finish pending work. */
+void store_free(struct store *s);
+
+/* ---------------------------------------------------------------------
+ * Configuration
+ * ------------------------------------------------------------------- */
+
+#define STORE_NAME_MAX 64
+#define STORE_TITLE_MAX 256
+#define STORE_DESC_MAX 1024
+
+struct store_api_root {
+    int64_t id;
+    char name[STORE_NAME_MAX];      /* URL path segment */
+    char title[STORE_TITLE_MAX];
+    char description[STORE_DESC_MAX];
+};
+
+struct store_collection {
+    int64_t id;                     /* internal */
+    int64_t api_root_id;
+    char uuid[LI_UUID_LEN + 1];     /* the TAXII collection id */
+    char title[STORE_TITLE_MAX];
+    char description[STORE_DESC_MAX];
+    char alias[STORE_NAME_MAX];     /* "" if none */
+};
+
+struct store_partner {
+    int64_t id;
+    char name[STORE_NAME_MAX];
+    char nationality[4];            /* ISO 3166-1 alpha-3 */
+    char org_code[STORE_NAME_MAX];  /* ISA/ACS custodian form, JPN.NISC */
+    char identity[128];             /* STIX identity id, "" if none */
+};
+
+struct store_grant {
+    int64_t partner_id;
+    int64_t collection_id;
+    int can_read;
+    int can_write;
+};
+
+/* An immutable snapshot of the configuration. Arrays are sorted by id. */
+struct store_config {
+    int64_t gen;
+    struct store_api_root *roots;
+    size_t n_roots;
+    struct store_collection *colls;
+    size_t n_colls;
+    struct store_partner *partners;
+    size_t n_partners;
+    struct store_grant *grants;
+    size_t n_grants;
+};
+
+/* The configuration generation: changes whenever any configuration function
+ * below commits (from this process or another). Cheap (one indexed read). */
+int store_config_gen(struct store *s, int64_t *gen_out, struct li_err *e);
+/* Load a snapshot; free it with store_config_free(). */
+int store_config_load(struct store *s, struct store_config **out,
+                      struct li_err *e);
+void store_config_free(struct store_config *c);
+
+/* Each mutator runs in one transaction and bumps the generation.
+ * LI_EEXIST for a duplicate name/id, LI_ENOTFOUND for a missing referent,
+ * LI_EINVAL for a malformed argument. NULL optional strings mean "none". */
+int store_api_root_add(struct store *s, const char *name, const char *title,
+                       const char *description, struct li_err *e);
+/* uuid may be NULL (a random v4 is made); the id is written to uuid_out. */
+int store_collection_add(struct store *s, const char *api_root_name,
+                         const char *uuid, const char *title,
+                         const char *description, const char *alias,
+                         char uuid_out[LI_UUID_LEN + 1], struct li_err *e);
+int store_partner_add(struct store *s, const char *name,
+                      const char *nationality, const char *org_code,
+                      const char *identity, struct li_err *e);
+/* pwhash is the libsodium crypto_pwhash_str() string; the store never sees
+ * a password. */
+int store_user_add(struct store *s, const char *partner_name,
+                   const char *username, const char *pwhash,
+                   struct li_err *e);
+/* Writes the user's partner and hash (pwhash_out has room for 256 bytes).
+ * LI_ENOTFOUND if no such user. */
+int store_user_get(struct store *s, const char *username,
+                   int64_t *partner_id_out, char pwhash_out[256],
+                   struct li_err *e);
+/* hash is BLAKE2b-256 of the token; token_id a short public name for it. */
+int store_token_add(struct store *s, const char *partner_name,
+                    const char *token_id, const uint8_t hash[32],
+                    struct li_err *e);
+/* LI_ENOTFOUND if no live token has this hash. The comparison of the hash
+ * itself is done by the caller in constant time against hash_out. */
+int store_token_lookup(struct store *s, const uint8_t hash[32],
+                       int64_t *partner_id_out, uint8_t hash_out[32],
+                       struct li_err *e);
+int store_token_revoke(struct store *s, const char *token_id,
+                       struct li_err *e);
+/* Set (replace) a partner's rights on a collection (by TAXII id). */
+int store_grant_set(struct store *s, const char *partner_name,
+                    const char *collection_uuid, int can_read, int can_write,
+                    struct li_err *e);
+
+/* ---------------------------------------------------------------------
+ * Objects
+ * ------------------------------------------------------------------- */
+
+/* version_us when the object has neither modified nor created: there is one
+ * version only, and a repost is a duplicate. */
+#define STORE_NO_VERSION INT64_MIN
+
+struct store_obj {
+    const char *stix_id;      /* type--uuid */
+    const char *type;
+    const char *spec_version; /* "2.1", "2.0", ... */
+    int64_t version_us;       /* modified, else created, else STORE_NO_VERSION */
+    const char *json;         /* compact JSON text to serve, as received */
+    size_t json_len;
+    int64_t marking_set;      /* policy's marking-set id; 0 = unmarked */
+};
+
+enum store_put_result {
+    STORE_ADDED = 0,          /* a new version was stored */
+    STORE_DUPLICATE = 1       /* that id and version were already stored */
+};
+
+/* Store n object versions in collection coll_id, submitted by partner
+ * submitter. Durable (committed) when it returns 0. result[i] gets a
+ * store_put_result, date_added_us[i] the version's date_added (the existing
+ * one for a duplicate). Either all are processed or an error is returned. */
+int store_put(struct store *s, int64_t coll_id, int64_t submitter,
+              const struct store_obj *objs, size_t n, int *result,
+              int64_t *date_added_us, struct li_err *e);
+
+enum store_version_flags {
+    STORE_V_LAST = 1,
+    STORE_V_FIRST = 2,
+    STORE_V_ALL = 4
+};
+
+struct store_query {
+    int64_t coll_id;
+    int64_t after_us;           /* only date_added > after_us; INT64_MIN: all */
+    const char *const *ids;     /* match[id]; n_ids == 0: any */
+    size_t n_ids;
+    const char *const *types;   /* match[type] */
+    size_t n_types;
+    unsigned version_flags;     /* STORE_V_*, OR-ed; with n_versions */
+    const int64_t *versions;    /* match[version] timestamps */
+    size_t n_versions;
+    const char *const *spec_versions; /* match[spec_version]; 0: any */
+    size_t n_spec_versions;
+    size_t limit;               /* rows to deliver at most (>= 1) */
+    int want_json;              /* fill store_row.json */
+    /* Visibility (policy): when visible_sets is not NULL, only versions whose
+     * marking_set is in visible_sets[0..n_visible_sets) or whose submitter is
+     * reader_partner are considered at all (also for "last"/"first"). */
+    const int64_t *visible_sets;
+    size_t n_visible_sets;
+    int64_t reader_partner;
+};
+
+struct store_row {
+    int64_t date_added_us;
+    int64_t version_us;         /* STORE_NO_VERSION possible */
+    const char *stix_id;
+    const char *type;
+    const char *spec_version;
+    const char *json;           /* NULL unless want_json */
+    size_t json_len;
+    int64_t submitter;
+    int64_t marking_set;
+};
+
+/* Called per row in ascending date_added order; a non-zero return stops the
+ * query and is returned by store_query(). */
+typedef int (*store_row_fn)(void *ctx, const struct store_row *row);
+
+/* Deliver up to q->limit matching versions. *more_out (if not NULL) is 1
+ * when at least one more matching row exists after the last delivered. */
+int store_query(struct store *s, const struct store_query *q, store_row_fn fn,
+                void *ctx, int *more_out, struct li_err *e);
+
+/* Delete the versions of stix_id in coll_id that q selects (q->ids, limit,
+ * after_us and want_json are ignored). *n_deleted_out gets the count. */
+int store_delete(struct store *s, const struct store_query *q,
+                 const char *stix_id, size_t *n_deleted_out,
+                 struct li_err *e);
+
+/* ---------------------------------------------------------------------
+ * Status resources
+ * ------------------------------------------------------------------- */
+
+/* Keep the status resource body json (a complete TAXII status JSON text)
+ * under id for api_root_id, readable by partner_id. */
+int store_status_put(struct store *s, const char *id, int64_t api_root_id,
+                     int64_t partner_id, int64_t created_us,
+                     const char *json, size_t json_len, struct li_err *e);
+/* *json_out is malloc'ed (caller frees). LI_ENOTFOUND if absent. */
+int store_status_get(struct store *s, const char *id, int64_t api_root_id,
+                     char **json_out, size_t *len_out,
+                     int64_t *partner_id_out, int64_t *created_us_out,
+                     struct li_err *e);
+/* Drop status resources created before older_than_us. */
+int store_status_purge(struct store *s, int64_t older_than_us,
+                       struct li_err *e);
+
+/* ---------------------------------------------------------------------
+ * Secrets
+ * ------------------------------------------------------------------- */
+
+/* A named 32-byte secret, made at random the first time and then stable
+ * across restarts and processes (pagination MAC key, ...). */
+int store_secret(struct store *s, const char *name, uint8_t out[32],
+                 struct li_err *e);
+
+#endif
