@@ -42,12 +42,14 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 
 LIBA := $(BUILD)/libliaison.a
 BINS := $(BUILD)/liaisond $(BUILD)/liaison
 
-.PHONY: all deps test unit run bench fuzz clean check-src
+.PHONY: all deps test unit run bench bench-bin fuzz clean check-src
 all: $(BINS)
 
 deps:
@@ -78,6 +80,13 @@ $(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBA)
 
 unit: $(UNIT_BIN) $(FUZZ_REPLAY)
 
+# Benchmark programs: bench/bench_X.c -> $(BUILD)/bench/bench_X, run by bench/run.
+$(BUILD)/bench/bench_%: bench/bench_%.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
+
+bench-bin: $(BENCH_BIN)
+
 test: deps
 	@$(MAKE) --no-print-directory all unit
 	@BUILD=$(BUILD) tests/run
@@ -88,7 +97,7 @@ run: deps
 
 bench: deps
 	@scripts/install-deps --bench
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all bench-bin
 	@BUILD=$(BUILD) bench/run
 
 # libFuzzer builds: make fuzz, then build-fuzz/fuzz_X tests/fuzz/corpus/X
