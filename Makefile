@@ -10,7 +10,7 @@
 # Objects go to $(BUILD) (build/, or build-san/ for a sanitizer build).
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libsodium libcurl libpcre2-8
+PKGS    := libmicrohttpd jansson sqlite3 libsodium libcurl libpcre2-8 nettle
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Wno-unused-parameter -Isrc -g -pthread
 OPT     ?= -O2
