@@ -1,0 +1,1239 @@
+/*
+ * bench_hub.c - end-to-end benchmark of the hub (issue 2, section 7).
+ *
+ * Sets up a throwaway data directory with `liaison admin` (one API root, one
+ * collection, one partner with a read+write Bearer token), starts a real
+ * `liaisond` on 127.0.0.1 with plain HTTP (so TLS cost is NOT measured), and
+ * drives it over HTTP with libcurl from this process:
+ *
+ *   ingest   4 client threads POST envelopes of 100 STIX 2.1 indicators
+ *            (about 500 bytes each, unique ids, prebuilt in memory before the
+ *            clock starts); every answer must be 202 with success_count 100.
+ *            The store grows 0 -> 10k -> 100k -> ... -> 1M objects in
+ *            segments; each segment reports objects/s and the per-envelope
+ *            latency (mean, p99).
+ *   pages    at 10k, 100k and 1M stored objects, 2 client threads GET
+ *            .../objects/?limit=100 for a fixed time, once always from the
+ *            start ("first": hot cache) and once with added_after at a random
+ *            earlier position ("random"); every answer must be 200 with 100
+ *            objects.
+ *   memory   the server's VmRSS and VmHWM (/proc/PID/status) after each phase.
+ *
+ * Prints one table and the ratios to the issue's targets. Exit status: 0 when
+ * the run was valid (whatever the numbers), 1 on a failed request or a wrong
+ * answer, 2 on a setup error. With BENCH_STRICT=1 a missed target is exit 1.
+ *
+ * Environment (all optional):
+ *   BUILD              where liaisond and liaison are (default "build")
+ *   BENCH_OBJECTS      stop growing at this many objects (default 1000000)
+ *   BENCH_READ_SECONDS duration of each page phase (default 3)
+ *   BENCH_INGEST_CLIENTS / BENCH_READ_CLIENTS  threads (default 4 / 2)
+ *   BENCH_DIR          parent of the temporary data dir (default $TMPDIR or
+ *                      /var/tmp; it must be a real disk for "durable" to mean
+ *                      anything: the run says so when it is tmpfs)
+ *   BENCH_MARKING=0    objects without the TLP:CLEAR object_marking_refs
+ *   BENCH_KEEP=1       keep the data dir and the server log
+ *   BENCH_SERVER_ARGS  extra liaisond arguments (space separated)
+ *   BENCH_SAMPLE=1     print one generated object and exit
+ *
+ * The server and the data dir are cleaned up on every exit path (atexit,
+ * SIGINT/SIGTERM/SIGHUP), and the server gets SIGKILL if this process dies
+ * (PR_SET_PDEATHSIG).
+ */
+#include "core/time.h"
+#include "core/util.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define OBJS_PER_ENV 100
+#define MAX_LEVELS 16
+#define TARGET_INGEST 100000.0      /* objects/s */
+#define TARGET_PAGES 10000.0        /* pages/s at 1M */
+#define GOAL_PAGES 20000.0
+#define TARGET_RSS_MB 64.0
+#define MEDALLION_INGEST 1000.0     /* PERFORMANCE.md reference ceilings */
+#define OPENTAXII_INGEST 600.0
+#define TMPFS_MAGIC_ 0x01021994
+
+/* ------------------------------------------------------------------ */
+/* global state, so that every exit path can clean up                  */
+
+static struct {
+    char build[PATH_MAX];
+    char dir[PATH_MAX];          /* temporary dir ("" until made): logs */
+    char hub[PATH_MAX + 8];      /* dir/hub: the hub's data dir */
+    volatile pid_t server;       /* liaisond pid, 0 when not running */
+    int keep;
+    int port;
+    char token[256];
+    char coll[64];
+    char objects_url[512];
+    char auth_header[320];
+} g;
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+                    struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void cleanup(void)
+{
+    pid_t pid = g.server;
+    if (pid > 0) {
+        g.server = 0;
+        kill(pid, SIGTERM);
+        /* give it a moment to close the database, then make sure */
+        for (int i = 0; i < 50; i++) {
+            if (waitpid(pid, NULL, WNOHANG) == pid) {
+                pid = 0;
+                break;
+            }
+            usleep(100 * 1000);
+        }
+        if (pid > 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+        }
+    }
+    if (g.dir[0] && !g.keep) {
+        nftw(g.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        g.dir[0] = '\0';
+    }
+}
+
+static void on_signal(int sig)
+{
+    /* Not strictly async-signal-safe (nftw), but the process ends here and
+     * nothing else runs meanwhile that matters; the server is killed first
+     * with a safe call. */
+    if (g.server > 0)
+        kill(g.server, SIGKILL);
+    cleanup();
+    _exit(128 + sig);
+}
+
+static void die(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+static void die(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "bench_hub: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    if (g.dir[0]) {
+        char log[PATH_MAX + 32];
+        snprintf(log, sizeof(log), "%s/liaisond.log", g.dir);
+        FILE *f = fopen(log, "r");
+        if (f) {
+            char line[1024];
+            int n = 0;
+            fprintf(stderr, "bench_hub: --- server log (first lines) ---\n");
+            while (n++ < 40 && fgets(line, sizeof(line), f))
+                fputs(line, stderr);
+            fclose(f);
+        }
+    }
+    exit(status);
+}
+
+static long env_long(const char *name, long dflt, long min, long max)
+{
+    const char *v = getenv(name);
+    int64_t x;
+    if (!v || !*v)
+        return dflt;
+    if (li_parse_i64(v, strlen(v), min, max, &x) != 0)
+        die(2, "%s=%s: want an integer in [%ld, %ld]", name, v, min, max);
+    return (long)x;
+}
+
+/* ------------------------------------------------------------------ */
+/* fast deterministic randomness (ids only need to be unique)          */
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void uuid_v4_fast(uint64_t *rng, char out[LI_UUID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t b[16];
+    uint64_t a = splitmix64(rng), c = splitmix64(rng);
+    memcpy(b, &a, 8);
+    memcpy(b + 8, &c, 8);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* running commands                                                    */
+
+/* Run argv (argv[0] a path), capture up to outsz-1 bytes of stdout into out;
+ * its stderr goes to errfd (ours when -1). Returns the exit status, or -1. */
+static int run_cmd(char *const argv[], char *out, size_t outsz, int errfd)
+{
+    int p[2];
+    pid_t pid;
+    size_t len = 0;
+    int st;
+    if (pipe(p) != 0)
+        return -1;
+    pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(p[1], 1);
+        if (errfd >= 0)
+            dup2(errfd, 2);
+        close(p[0]);
+        close(p[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    for (;;) {
+        char tmp[4096];
+        ssize_t n = read(p[0], tmp, sizeof(tmp));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (out && len + 1 < outsz) {
+            size_t k = (size_t)n;
+            if (k > outsz - 1 - len)
+                k = outsz - 1 - len;
+            memcpy(out + len, tmp, k);
+            len += k;
+        }
+    }
+    if (out && outsz)
+        out[len] = '\0';
+    close(p[0]);
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void admin(char *out, size_t outsz, ...)
+{
+    char *argv[32];
+    char exe[PATH_MAX + 16];
+    int n = 0;
+    va_list ap;
+    snprintf(exe, sizeof(exe), "%s/liaison", g.build);
+    argv[n++] = exe;
+    argv[n++] = "admin";
+    va_start(ap, outsz);
+    for (char *a; n < 31 && (a = va_arg(ap, char *)) != NULL;)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    /* its chatter on stderr (token ids) goes to a file, shown on failure */
+    char errpath[PATH_MAX + 16];
+    snprintf(errpath, sizeof(errpath), "%s/admin.err", g.dir);
+    int errfd = open(errpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    int rc = run_cmd(argv, out, outsz, errfd);
+    if (rc != 0 && errfd >= 0) {
+        char eb[2048];
+        ssize_t k = pread(errfd, eb, sizeof(eb) - 1, 0);
+        if (k > 0) {
+            eb[k] = '\0';
+            fputs(eb, stderr);
+        }
+    }
+    if (errfd >= 0)
+        close(errfd);
+    if (rc != 0) {
+        fprintf(stderr, "bench_hub: failed (exit %d):", rc);
+        for (int i = 0; argv[i]; i++)
+            fprintf(stderr, " %s", argv[i]);
+        fprintf(stderr, "\n");
+        if (out && *out)
+            fprintf(stderr, "%s\n", out);
+        die(2, "setup with `liaison admin` failed");
+    }
+}
+
+/* The first UUID in s. */
+static int find_uuid(const char *s, char out[LI_UUID_LEN + 1])
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i + LI_UUID_LEN <= n; i++)
+        if (li_uuid_valid(s + i, LI_UUID_LEN) &&
+            (i == 0 || !strchr("0123456789abcdefABCDEF-", s[i - 1]))) {
+            memcpy(out, s + i, LI_UUID_LEN);
+            out[LI_UUID_LEN] = '\0';
+            return 0;
+        }
+    return -1;
+}
+
+static void setup_data_dir(void)
+{
+    char out[8192];
+    const char *parent = getenv("BENCH_DIR");
+    struct statfs sf;
+    if (!parent || !*parent)
+        parent = getenv("TMPDIR");
+    if (!parent || !*parent)
+        parent = "/var/tmp";
+    snprintf(g.dir, sizeof(g.dir), "%s/liaison-bench-XXXXXX", parent);
+    if (!mkdtemp(g.dir)) {
+        g.dir[0] = '\0';
+        die(2, "mkdtemp in %s: %s", parent, strerror(errno));
+    }
+    if (statfs(g.dir, &sf) == 0 && sf.f_type == TMPFS_MAGIC_)
+        printf("WARNING: %s is on tmpfs: commits are not really durable\n",
+               g.dir);
+
+    snprintf(g.hub, sizeof(g.hub), "%s/hub", g.dir);
+    admin(out, sizeof(out), "init", "--data-dir", g.hub, (char *)NULL);
+    admin(out, sizeof(out), "api-root", "add", "--data-dir", g.hub, "api",
+          "--title", "Bench root", (char *)NULL);
+    admin(out, sizeof(out), "collection", "add", "--data-dir", g.hub,
+          "--api-root", "api", "--title", "Bench indicators", (char *)NULL);
+    /* it prints the new collection id alone */
+    if (find_uuid(out, g.coll) != 0)
+        die(2, "no collection id in the output of `collection add`: %s", out);
+    admin(out, sizeof(out), "partner", "add", "--data-dir", g.hub, "benchco",
+          "--nationality", "USA", (char *)NULL);
+    /* it prints the token alone on stdout (its id goes to stderr) */
+    admin(out, sizeof(out), "token", "add", "--data-dir", g.hub, "--partner",
+          "benchco", (char *)NULL);
+    out[strcspn(out, " \t\r\n")] = '\0';
+    if (!out[0] || li_strlcpy(g.token, out, sizeof(g.token)) >= sizeof(g.token))
+        die(2, "no token in the output of `token add`");
+    admin(out, sizeof(out), "grant", "--data-dir", g.hub, "--partner",
+          "benchco", "--collection", g.coll, "--read", "--write",
+          (char *)NULL);
+    snprintf(g.auth_header, sizeof(g.auth_header),
+             "Authorization: Bearer %s", g.token);
+}
+
+static void start_server(void)
+{
+    char exe[PATH_MAX + 16], log[PATH_MAX + 32], outp[PATH_MAX + 32];
+    char *argv[64];
+    char extra[1024] = "";
+    int n = 0;
+    const char *ex = getenv("BENCH_SERVER_ARGS");
+    pid_t pid;
+
+    snprintf(exe, sizeof(exe), "%s/liaisond", g.build);
+    snprintf(log, sizeof(log), "%s/liaisond.log", g.dir);
+    snprintf(outp, sizeof(outp), "%s/liaisond.out", g.dir);
+    argv[n++] = exe;
+    argv[n++] = "--data-dir";
+    argv[n++] = g.hub;
+    argv[n++] = "--max-content-length";  /* an envelope is about 55 KB */
+    argv[n++] = "16777216";
+    argv[n++] = "--listen";
+    argv[n++] = "127.0.0.1:0";
+    argv[n++] = "--http";
+    if (ex && *ex) {
+        li_strlcpy(extra, ex, sizeof(extra));
+        for (char *p = extra; *p && n < 62;) {
+            while (*p == ' ')
+                *p++ = '\0';
+            if (!*p)
+                break;
+            argv[n++] = p;
+            while (*p && *p != ' ')
+                p++;
+        }
+    }
+    argv[n] = NULL;
+
+    pid_t parent = getpid();
+    pid = fork();
+    if (pid < 0)
+        die(2, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fe = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
+        if (fo < 0 || fe < 0)
+            _exit(126);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        close(fo);
+        close(fe);
+        execv(exe, argv);
+        _exit(127);
+    }
+    g.server = pid;
+
+    /* Poll its stdout for the readiness line (no fixed sleeps). */
+    int64_t deadline = li_time_mono_us() + 15 * 1000000LL;
+    while (li_time_mono_us() < deadline) {
+        char buf[4096];
+        int st;
+        FILE *f = fopen(outp, "r");
+        if (f) {
+            size_t k = fread(buf, 1, sizeof(buf) - 1, f);
+            fclose(f);
+            buf[k] = '\0';
+            const char *p = strstr(buf, "listening on http://127.0.0.1:");
+            if (p && strchr(p, '\n')) {
+                int64_t port;
+                p += strlen("listening on http://127.0.0.1:");
+                size_t d = strspn(p, "0123456789");
+                if (li_parse_i64(p, d, 1, 65535, &port) != 0)
+                    die(2, "bad listening line: %s", buf);
+                g.port = (int)port;
+                break;
+            }
+        }
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            g.server = 0;
+            die(2, "liaisond exited during start-up (status %d)",
+                WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        }
+        usleep(20 * 1000);
+    }
+    if (!g.port)
+        die(2, "liaisond did not report listening within 15 s");
+    snprintf(g.objects_url, sizeof(g.objects_url),
+             "http://127.0.0.1:%d/api/collections/%s/objects/", g.port,
+             g.coll);
+}
+
+/* ------------------------------------------------------------------ */
+/* /proc                                                               */
+
+struct mem {
+    double rss_mb, hwm_mb;
+};
+
+static struct mem server_mem(void)
+{
+    struct mem m = {0, 0};
+    char path[64], line[256];
+    FILE *f;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)g.server);
+    f = fopen(path, "r");
+    if (!f)
+        return m;
+    while (fgets(line, sizeof(line), f)) {
+        long kb;
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            m.rss_mb = kb / 1024.0;
+        else if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+            m.hwm_mb = kb / 1024.0;
+    }
+    fclose(f);
+    return m;
+}
+
+/* The server's CPU time (user+system) in seconds. */
+static double server_cpu_s(void)
+{
+    char path[64], buf[2048];
+    FILE *f;
+    size_t n;
+    unsigned long ut = 0, st = 0;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)g.server);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* fields after the ")" of comm: state(3) ... utime(14) stime(15) */
+    char *p = strrchr(buf, ')');
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                            "%lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The first three fields of /proc/loadavg, or "?". */
+static const char *loadavg(void)
+{
+    static char buf[64];
+    FILE *f = fopen("/proc/loadavg", "r");
+    li_strlcpy(buf, "?", sizeof(buf));
+    if (f) {
+        float a, b, c;
+        if (fscanf(f, "%f %f %f", &a, &b, &c) == 3)
+            snprintf(buf, sizeof(buf), "%.2f %.2f %.2f", a, b, c);
+        fclose(f);
+    }
+    return buf;
+}
+
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* ------------------------------------------------------------------ */
+/* object generation                                                   */
+
+struct envs {
+    char *text;        /* all envelopes back to back */
+    size_t *off;       /* n + 1 offsets */
+    size_t n;
+};
+
+static const char *marking_refs(void)
+{
+    static int on = -1;
+    if (on < 0)
+        on = (int)env_long("BENCH_MARKING", 1, 0, 1);
+    return on ? ",\"object_marking_refs\":[\"marking-definition--"
+                "94868c89-83c2-464b-929b-a1a8aa3c8487\"]"
+              : "";
+}
+
+/* One indicator, object number i (unique per run), about 500 bytes. */
+static int gen_object(char *out, size_t outsz, uint64_t *rng, uint64_t i,
+                      int64_t base_us)
+{
+    static const char *const kinds[] = {"Command-and-control server",
+                                        "Phishing landing host",
+                                        "Exploit kit gate",
+                                        "Credential harvesting relay",
+                                        "Malware download site"};
+    static const char *const families[] = {"QakBot", "IcedID", "AsyncRAT",
+                                           "Cobalt Strike", "Emotet",
+                                           "SocGholish", "Bumblebee"};
+    char id[LI_UUID_LEN + 1], created[LI_TIME_BUF], modified[LI_TIME_BUF],
+        valid[LI_TIME_BUF];
+    unsigned a = (unsigned)(i >> 16) & 255, b = (unsigned)(i >> 8) & 255,
+             c = (unsigned)i & 255;
+    uint64_t r = splitmix64(rng);
+    int64_t t = base_us + (int64_t)i * 1000;
+    uuid_v4_fast(rng, id);
+    li_time_format(t, 3, created);
+    li_time_format(t + (int64_t)(r % 86400) * 1000000, 3, modified);
+    li_time_format(t, 0, valid);
+    const char *kind = kinds[r % 5];
+    const char *fam = families[(r >> 8) % 7];
+    return snprintf(
+        out, outsz,
+        "{\"type\":\"indicator\",\"spec_version\":\"2.1\","
+        "\"id\":\"indicator--%s\","
+        "\"created\":\"%s\",\"modified\":\"%s\","
+        "\"name\":\"%s %u.%u.%u.%u\","
+        "\"description\":\"%s for %s, sensor %u.\","
+        "\"indicator_types\":[\"malicious-activity\"],"
+        "\"pattern\":\"[ipv4-addr:value = '10.%u.%u.%u']\","
+        "\"pattern_type\":\"stix\",\"valid_from\":\"%s\","
+        "\"labels\":[\"%s\"],\"confidence\":%u%s}",
+        id, created, modified, fam, 10u, a, b, c, kind, fam,
+        (unsigned)((r >> 16) % 512), a, b, c,
+        valid, fam, (unsigned)(50 + (r >> 40) % 50), marking_refs());
+}
+
+/* Build the envelopes for objects [first, first + n_env * 100). */
+static void gen_envelopes(struct envs *e, uint64_t first, size_t n_env,
+                          uint64_t *rng, int64_t base_us)
+{
+    size_t cap = n_env * OBJS_PER_ENV * 900 + 64, len = 0;
+    e->text = malloc(cap);
+    e->off = malloc((n_env + 1) * sizeof(*e->off));
+    if (!e->text || !e->off)
+        die(2, "out of memory generating %zu envelopes", n_env);
+    e->n = n_env;
+    for (size_t k = 0; k < n_env; k++) {
+        e->off[k] = len;
+        len += (size_t)snprintf(e->text + len, cap - len, "{\"objects\":[");
+        for (size_t j = 0; j < OBJS_PER_ENV; j++) {
+            int w;
+            if (j)
+                e->text[len++] = ',';
+            w = gen_object(e->text + len, cap - len, rng,
+                           first + k * OBJS_PER_ENV + j, base_us);
+            if (w < 0 || (size_t)w >= cap - len)
+                die(2, "object buffer too small");
+            len += (size_t)w;
+        }
+        len += (size_t)snprintf(e->text + len, cap - len, "]}");
+    }
+    e->off[n_env] = len;
+}
+
+static void envs_free(struct envs *e)
+{
+    free(e->text);
+    free(e->off);
+    memset(e, 0, sizeof(*e));
+}
+
+/* ------------------------------------------------------------------ */
+/* HTTP clients                                                        */
+
+struct rbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static size_t on_body(char *data, size_t sz, size_t nm, void *ud)
+{
+    struct rbuf *b = ud;
+    size_t n = sz * nm;
+    if (b->len + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 65536;
+        while (nc < b->len + n + 1)
+            nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np)
+            return 0;
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return n;
+}
+
+static CURL *client_new(struct rbuf *b, struct curl_slist **hdrs, int post)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = NULL;
+    if (!c)
+        die(2, "curl_easy_init failed");
+    h = curl_slist_append(h, g.auth_header);
+    h = curl_slist_append(h, "Accept: application/taxii+json;version=2.1");
+    if (post) {
+        h = curl_slist_append(
+            h, "Content-Type: application/taxii+json;version=2.1");
+        h = curl_slist_append(h, "Expect:");  /* no 100-continue round trip */
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    *hdrs = h;
+    return c;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* ---- ingest ---- */
+
+struct ingest {
+    const struct envs *e;
+    atomic_size_t next;
+    int64_t *lat_us;         /* per envelope */
+    int64_t *sent_us;        /* wall clock before each POST (global index) */
+    size_t first_env;        /* global index of e's envelope 0 */
+    atomic_int bad;
+    atomic_int reconnects;
+    char err[512];
+    pthread_mutex_t err_lock;
+};
+
+static void ingest_fail(struct ingest *in, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void ingest_fail(struct ingest *in, const char *fmt, ...)
+{
+    va_list ap;
+    if (atomic_fetch_add(&in->bad, 1) == 0) {
+        pthread_mutex_lock(&in->err_lock);
+        va_start(ap, fmt);
+        vsnprintf(in->err, sizeof(in->err), fmt, ap);
+        va_end(ap);
+        pthread_mutex_unlock(&in->err_lock);
+    }
+}
+
+static void *ingest_thread(void *arg)
+{
+    struct ingest *in = arg;
+    struct rbuf b = {0};
+    struct curl_slist *h;
+    CURL *c = client_new(&b, &h, 1);
+    curl_easy_setopt(c, CURLOPT_URL, g.objects_url);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    for (;;) {
+        size_t k = atomic_fetch_add(&in->next, 1);
+        long code = 0, conns = 0;
+        CURLcode rc;
+        if (k >= in->e->n || atomic_load(&in->bad))
+            break;
+        const char *body = in->e->text + in->e->off[k];
+        size_t blen = in->e->off[k + 1] - in->e->off[k];
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+        b.len = 0;
+        in->sent_us[in->first_env + k] = li_time_now_us();
+        int64_t t0 = li_time_mono_us();
+        rc = curl_easy_perform(c);
+        in->lat_us[k] = li_time_mono_us() - t0;
+        if (rc != CURLE_OK) {
+            ingest_fail(in, "POST: %s", curl_easy_strerror(rc));
+            break;
+        }
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &conns);
+        if (conns > 0 && k >= 4)
+            atomic_fetch_add(&in->reconnects, 1);
+        if (code != 202) {
+            ingest_fail(in, "POST answered %ld: %.300s", code,
+                        b.p ? b.p : "");
+            break;
+        }
+        json_error_t je;
+        json_t *st = json_loadb(b.p, b.len, 0, &je);
+        json_t *sc = st ? json_object_get(st, "success_count") : NULL;
+        if (!json_is_integer(sc) || json_integer_value(sc) != OBJS_PER_ENV) {
+            ingest_fail(in, "status without success_count 100: %.300s",
+                        b.p ? b.p : "");
+            json_decref(st);
+            break;
+        }
+        json_decref(st);
+    }
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    free(b.p);
+    return NULL;
+}
+
+struct seg_result {
+    uint64_t from, to;        /* stored objects before / after */
+    double secs, obj_s, mean_ms, p50_ms, p99_ms, max_ms;
+    double srv_cpu_us_per_obj; /* server CPU per object */
+    double cli_cpu_share;      /* our CPU / wall, in cores */
+    int reconnects;
+    struct mem mem;
+};
+
+static int run_ingest(const struct envs *e, size_t first_env, int64_t *sent,
+                      int clients, struct seg_result *r)
+{
+    struct ingest in;
+    pthread_t th[64];
+    memset(&in, 0, sizeof(in));
+    in.e = e;
+    in.first_env = first_env;
+    in.sent_us = sent;
+    in.lat_us = calloc(e->n, sizeof(int64_t));
+    if (!in.lat_us)
+        die(2, "out of memory");
+    pthread_mutex_init(&in.err_lock, NULL);
+    double c0 = server_cpu_s(), s0 = self_cpu_s();
+    int64_t t0 = li_time_mono_us();
+    for (int i = 0; i < clients; i++)
+        if (pthread_create(&th[i], NULL, ingest_thread, &in) != 0)
+            die(2, "pthread_create failed");
+    for (int i = 0; i < clients; i++)
+        pthread_join(th[i], NULL);
+    int64_t t1 = li_time_mono_us();
+    double c1 = server_cpu_s(), s1 = self_cpu_s();
+    if (in.bad) {
+        fprintf(stderr, "bench_hub: ingest failed: %s\n", in.err);
+        free(in.lat_us);
+        return -1;
+    }
+    r->secs = (double)(t1 - t0) / 1e6;
+    r->obj_s = (double)(e->n * OBJS_PER_ENV) / r->secs;
+    double sum = 0;
+    for (size_t k = 0; k < e->n; k++)
+        sum += (double)in.lat_us[k];
+    qsort(in.lat_us, e->n, sizeof(int64_t), cmp_i64);
+    r->mean_ms = sum / (double)e->n / 1000.0;
+    r->p50_ms = (double)in.lat_us[e->n / 2] / 1000.0;
+    r->p99_ms = (double)in.lat_us[(e->n * 99) / 100] / 1000.0;
+    r->max_ms = (double)in.lat_us[e->n - 1] / 1000.0;
+    r->srv_cpu_us_per_obj = (c1 - c0) * 1e6 / (double)(e->n * OBJS_PER_ENV);
+    r->cli_cpu_share = (s1 - s0) / r->secs;
+    r->reconnects = in.reconnects;
+    r->mem = server_mem();
+    free(in.lat_us);
+    pthread_mutex_destroy(&in.err_lock);
+    return 0;
+}
+
+/* ---- page reads ---- */
+
+struct reader {
+    int random;              /* 1: added_after at a random position */
+    const int64_t *sent_us;  /* positions to pick from */
+    size_t n_pos;
+    int64_t deadline;        /* mono us */
+    uint64_t seed;
+    /* out */
+    size_t pages;
+    size_t bad;
+    char err[512];
+    int64_t *lat_us;
+    size_t n_lat, cap_lat;
+    int reconnects;
+};
+
+static size_t count_str(const char *s, size_t n, const char *needle)
+{
+    size_t c = 0, nl = strlen(needle);
+    const char *p = s, *end = s + n;
+    while ((p = memmem(p, (size_t)(end - p), needle, nl)) != NULL) {
+        c++;
+        p += nl;
+    }
+    return c;
+}
+
+static void *reader_thread(void *arg)
+{
+    struct reader *rd = arg;
+    struct rbuf b = {0};
+    struct curl_slist *h;
+    CURL *c = client_new(&b, &h, 0);
+    uint64_t rng = rd->seed;
+    char url[1024];
+    size_t k = 0;
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    snprintf(url, sizeof(url), "%s?limit=100", g.objects_url);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    while (li_time_mono_us() < rd->deadline) {
+        long code = 0, conns = 0;
+        CURLcode rc;
+        if (rd->random) {
+            char ts[LI_TIME_BUF];
+            /* never the last 2 envelopes: >= 100 objects stay after it */
+            size_t pos = (size_t)(splitmix64(&rng) % (rd->n_pos - 2));
+            li_time_format(rd->sent_us[pos], 6, ts);
+            snprintf(url, sizeof(url), "%s?limit=100&added_after=%s",
+                     g.objects_url, ts);
+            curl_easy_setopt(c, CURLOPT_URL, url);
+        }
+        b.len = 0;
+        int64_t t0 = li_time_mono_us();
+        rc = curl_easy_perform(c);
+        int64_t dt = li_time_mono_us() - t0;
+        if (rc != CURLE_OK) {
+            snprintf(rd->err, sizeof(rd->err), "GET: %s",
+                     curl_easy_strerror(rc));
+            rd->bad++;
+            break;
+        }
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &conns);
+        if (conns > 0 && k > 0)
+            rd->reconnects++;
+        k++;
+        /* Every object has exactly one "indicator--" (its id): counting it
+         * checks the page without paying for a full parse per page. */
+        size_t n = b.p ? count_str(b.p, b.len, "indicator--") : 0;
+        if (code != 200 || n != OBJS_PER_ENV) {
+            snprintf(rd->err, sizeof(rd->err),
+                     "GET %.200s answered %ld with %zu objects: %.200s", url,
+                     code, n, b.p ? b.p : "");
+            rd->bad++;
+            break;
+        }
+        rd->pages++;
+        if (rd->n_lat < rd->cap_lat)
+            rd->lat_us[rd->n_lat++] = dt;
+    }
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    free(b.p);
+    return NULL;
+}
+
+struct page_result {
+    double pages_s, p50_ms, p99_ms, srv_cpu_us_per_page;
+    int reconnects;
+    struct mem mem;
+};
+
+static int run_pages(int random, const int64_t *sent, size_t n_pos,
+                     int clients, double seconds, struct page_result *r)
+{
+    struct reader rd[64];
+    pthread_t th[64];
+    uint64_t seed;
+    size_t pages = 0, nl = 0, bad = 0;
+    li_random_bytes(&seed, sizeof(seed));
+    memset(rd, 0, sizeof(rd));
+    double c0 = server_cpu_s();
+    int64_t t0 = li_time_mono_us();
+    int64_t deadline = t0 + (int64_t)(seconds * 1e6);
+    for (int i = 0; i < clients; i++) {
+        rd[i].random = random;
+        rd[i].sent_us = sent;
+        rd[i].n_pos = n_pos;
+        rd[i].deadline = deadline;
+        rd[i].seed = seed + (uint64_t)i * 7919;
+        rd[i].cap_lat = 1000000;
+        rd[i].lat_us = malloc(rd[i].cap_lat * sizeof(int64_t));
+        if (!rd[i].lat_us)
+            die(2, "out of memory");
+        if (pthread_create(&th[i], NULL, reader_thread, &rd[i]) != 0)
+            die(2, "pthread_create failed");
+    }
+    for (int i = 0; i < clients; i++)
+        pthread_join(th[i], NULL);
+    int64_t t1 = li_time_mono_us();
+    double c1 = server_cpu_s();
+    int64_t *all = NULL;
+    r->reconnects = 0;
+    for (int i = 0; i < clients; i++) {
+        pages += rd[i].pages;
+        bad += rd[i].bad;
+        nl += rd[i].n_lat;
+        r->reconnects += rd[i].reconnects;
+        if (rd[i].bad)
+            fprintf(stderr, "bench_hub: page read failed: %s\n", rd[i].err);
+    }
+    if (bad || pages == 0) {
+        for (int i = 0; i < clients; i++)
+            free(rd[i].lat_us);
+        return -1;
+    }
+    all = malloc(nl * sizeof(int64_t));
+    if (!all)
+        die(2, "out of memory");
+    nl = 0;
+    for (int i = 0; i < clients; i++) {
+        memcpy(all + nl, rd[i].lat_us, rd[i].n_lat * sizeof(int64_t));
+        nl += rd[i].n_lat;
+        free(rd[i].lat_us);
+    }
+    qsort(all, nl, sizeof(int64_t), cmp_i64);
+    r->pages_s = (double)pages / ((double)(t1 - t0) / 1e6);
+    r->p50_ms = (double)all[nl / 2] / 1000.0;
+    r->p99_ms = (double)all[(nl * 99) / 100] / 1000.0;
+    r->srv_cpu_us_per_page = (c1 - c0) * 1e6 / (double)pages;
+    r->mem = server_mem();
+    free(all);
+    return 0;
+}
+
+/* One full parse of the first page: the envelope is well-formed TAXII. */
+static int check_first_page(uint64_t stored)
+{
+    struct rbuf b = {0};
+    struct curl_slist *h;
+    CURL *c = client_new(&b, &h, 0);
+    char url[700];
+    long code = 0;
+    int rc = -1;
+    json_error_t je;
+    json_t *env = NULL;
+    snprintf(url, sizeof(url), "%s?limit=100", g.objects_url);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    if (curl_easy_perform(c) == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        env = b.p ? json_loadb(b.p, b.len, 0, &je) : NULL;
+    }
+    json_t *objs = env ? json_object_get(env, "objects") : NULL;
+    json_t *more = env ? json_object_get(env, "more") : NULL;
+    if (code == 200 && json_is_array(objs) &&
+        json_array_size(objs) == OBJS_PER_ENV &&
+        (stored <= OBJS_PER_ENV || json_is_true(more)))
+        rc = 0;
+    else
+        fprintf(stderr, "bench_hub: first page: HTTP %ld, %s: %.300s\n", code,
+                env ? "objects/more wrong" : "not JSON", b.p ? b.p : "");
+    json_decref(env);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    free(b.p);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* report                                                              */
+
+static void fmt_num(double v, char *out, size_t outsz)
+{
+    char raw[64], tmp[64];
+    size_t n, o = 0;
+    snprintf(raw, sizeof(raw), "%.0f", v);
+    n = strlen(raw);
+    for (size_t i = 0; i < n && o + 2 < sizeof(tmp); i++) {
+        if (i && (n - i) % 3 == 0 && raw[i - 1] != '-')
+            tmp[o++] = ',';
+        tmp[o++] = raw[i];
+    }
+    tmp[o] = '\0';
+    li_strlcpy(out, tmp, outsz);
+}
+
+static const char *ok(int cond)
+{
+    return cond ? "met" : "MISSED";
+}
+
+struct level {
+    uint64_t objects;
+    struct seg_result ingest;    /* the segment that ended at this level */
+    struct page_result first, random;
+    int have_pages;
+};
+
+int main(void)
+{
+    const char *b = getenv("BUILD");
+    long max_objects = env_long("BENCH_OBJECTS", 1000000, 1000, 10000000);
+    long read_s = env_long("BENCH_READ_SECONDS", 3, 1, 600);
+    int n_ing = (int)env_long("BENCH_INGEST_CLIENTS", 4, 1, 64);
+    int n_read = (int)env_long("BENCH_READ_CLIENTS", 2, 1, 64);
+    int strict = (int)env_long("BENCH_STRICT", 0, 0, 1);
+    int status = 0;
+    uint64_t rng;
+    struct seg_result segs[64];
+    size_t n_segs = 0;
+    struct level lv[MAX_LEVELS];
+    size_t n_lv = 0;
+    static const uint64_t page_levels[] = {10000, 100000, 1000000};
+    int64_t t_start = li_time_mono_us();
+
+    g.keep = (int)env_long("BENCH_KEEP", 0, 0, 1);
+    li_strlcpy(g.build, b && *b ? b : "build", sizeof(g.build));
+    if (g.build[0] != '/') {
+        char cwd[PATH_MAX], tmp[PATH_MAX];
+        if (getcwd(cwd, sizeof(cwd))) {
+            snprintf(tmp, sizeof(tmp), "%.2000s/%.2000s", cwd, g.build);
+            li_strlcpy(g.build, tmp, sizeof(g.build));
+        }
+    }
+    atexit(cleanup);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    li_random_bytes(&rng, sizeof(rng));
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+        die(2, "curl_global_init failed");
+    if (env_long("BENCH_SAMPLE", 0, 0, 1)) {
+        char obj[2048];
+        int n = gen_object(obj, sizeof(obj), &rng, 123456, li_time_now_us());
+        printf("%s\n(%d bytes)\n", obj, n);
+        return 0;
+    }
+
+    setup_data_dir();
+    start_server();
+    printf("liaisond pid %d on 127.0.0.1:%d (plain HTTP on loopback: TLS not "
+           "measured), data %s\n",
+           (int)g.server, g.port, g.dir);
+    printf("ingest: %d clients, envelopes of %d indicators; pages: %d "
+           "clients, limit=100, %ld s per phase\n",
+           n_ing, OBJS_PER_ENV, n_read, read_s);
+    struct mem m0 = server_mem();
+    printf("server at start: RSS %.1f MB, peak %.1f MB; load average %s\n",
+           m0.rss_mb, m0.hwm_mb, loadavg());
+
+    /* Segment boundaries: 10k, 100k, then 100k steps to max_objects. */
+    uint64_t bounds[32];
+    size_t n_b = 0;
+    bounds[n_b++] = 10000;
+    for (uint64_t x = 100000; x <= (uint64_t)max_objects && n_b < 31;
+         x += 100000)
+        bounds[n_b++] = x;
+    if (bounds[n_b - 1] > (uint64_t)max_objects)
+        bounds[n_b - 1] = (uint64_t)max_objects;  /* small BENCH_OBJECTS */
+    else if (bounds[n_b - 1] < (uint64_t)max_objects && n_b < 31)
+        bounds[n_b++] = (uint64_t)max_objects;
+    for (size_t i = 0; i < n_b; i++)
+        bounds[i] -= bounds[i] % OBJS_PER_ENV;
+
+    size_t total_env = bounds[n_b - 1] / OBJS_PER_ENV;
+    int64_t *sent = calloc(total_env, sizeof(int64_t));
+    if (!sent)
+        die(2, "out of memory");
+    int64_t base_us = li_time_now_us() - 30LL * 86400 * 1000000;
+    uint64_t stored = 0;
+    size_t avg_bytes = 0;
+
+    printf("\ningest curve (segment: objects/s, envelope latency)\n");
+    printf("%-18s %10s %9s %9s %9s %9s %12s %8s\n", "segment", "obj/s",
+           "mean ms", "p50 ms", "p99 ms", "max ms", "srv cpu/obj", "RSS MB");
+    for (size_t s = 0; s < n_b; s++) {
+        struct envs e;
+        struct seg_result *r = &segs[n_segs];
+        size_t n_env = (size_t)(bounds[s] - stored) / OBJS_PER_ENV;
+        if (n_env == 0)
+            continue;
+        gen_envelopes(&e, stored, n_env, &rng, base_us);
+        if (!avg_bytes)
+            avg_bytes = (e.off[n_env] - e.off[0]) / (n_env * OBJS_PER_ENV);
+        memset(r, 0, sizeof(*r));
+        r->from = stored;
+        r->to = bounds[s];
+        if (run_ingest(&e, (size_t)(stored / OBJS_PER_ENV), sent, n_ing,
+                       r) != 0) {
+            envs_free(&e);
+            die(1, "ingest failed at %llu objects",
+                (unsigned long long)stored);
+        }
+        envs_free(&e);
+        stored = bounds[s];
+        n_segs++;
+        char seg[40], os[32];
+        snprintf(seg, sizeof(seg), "%lluk-%lluk",
+                 (unsigned long long)(r->from / 1000),
+                 (unsigned long long)(r->to / 1000));
+        fmt_num(r->obj_s, os, sizeof(os));
+        printf("%-18s %10s %9.2f %9.2f %9.2f %9.1f %10.1fus %8.1f%s\n", seg,
+               os, r->mean_ms, r->p50_ms, r->p99_ms, r->max_ms,
+               r->srv_cpu_us_per_obj, r->mem.rss_mb,
+               r->reconnects ? " (reconnects!)" : "");
+        fflush(stdout);
+
+        int is_level = 0;
+        for (size_t i = 0; i < 3; i++)
+            if (stored == page_levels[i])
+                is_level = 1;
+        if (s == n_b - 1)
+            is_level = 1;   /* always measure pages at the end */
+        if (!is_level || n_lv >= MAX_LEVELS)
+            continue;
+        struct level *L = &lv[n_lv++];
+        memset(L, 0, sizeof(*L));
+        L->objects = stored;
+        L->ingest = *r;
+        if (check_first_page(stored) != 0)
+            die(1, "first page at %llu objects is wrong",
+                (unsigned long long)stored);
+        if (run_pages(0, sent, (size_t)(stored / OBJS_PER_ENV), n_read,
+                      (double)read_s, &L->first) != 0 ||
+            run_pages(1, sent, (size_t)(stored / OBJS_PER_ENV), n_read,
+                      (double)read_s, &L->random) != 0)
+            die(1, "page reads failed at %llu objects",
+                (unsigned long long)stored);
+        L->have_pages = 1;
+        printf("%-18s pages/s first %.0f (p99 %.2f ms), random %.0f "
+               "(p99 %.2f ms), srv cpu/page %.0f us, RSS %.1f MB\n",
+               "  read phase", L->first.pages_s, L->first.p99_ms,
+               L->random.pages_s, L->random.p99_ms,
+               L->random.srv_cpu_us_per_page, L->random.mem.rss_mb);
+        fflush(stdout);
+    }
+
+    /* ---- table ---- */
+    printf("\nobjects   | ingest obj/s | env mean ms | env p99 ms | "
+           "pages/s random | pages/s first | RSS MB | peak RSS MB\n");
+    printf("----------|--------------|-------------|------------|"
+           "----------------|---------------|--------|------------\n");
+    for (size_t i = 0; i < n_lv; i++) {
+        char o[32], is[32], pr[32], pf[32];
+        fmt_num((double)lv[i].objects, o, sizeof(o));
+        fmt_num(lv[i].ingest.obj_s, is, sizeof(is));
+        fmt_num(lv[i].random.pages_s, pr, sizeof(pr));
+        fmt_num(lv[i].first.pages_s, pf, sizeof(pf));
+        printf("%-9s | %12s | %11.2f | %10.2f | %14s | %13s | %6.1f | %10.1f\n",
+               o, is, lv[i].ingest.mean_ms, lv[i].ingest.p99_ms, pr, pf,
+               lv[i].random.mem.rss_mb, lv[i].random.mem.hwm_mb);
+    }
+    printf("(ingest columns: the segment that ended at that size; objects "
+           "of %zu bytes on average)\n", avg_bytes);
+
+    /* ---- ratios to targets ---- */
+    double total_obj = 0, total_s = 0, hwm = m0.hwm_mb, rss = m0.rss_mb;
+    for (size_t i = 0; i < n_segs; i++) {
+        total_obj += (double)(segs[i].to - segs[i].from);
+        total_s += segs[i].secs;
+        if (segs[i].mem.hwm_mb > hwm)
+            hwm = segs[i].mem.hwm_mb;
+        if (segs[i].mem.rss_mb > rss)
+            rss = segs[i].mem.rss_mb;
+    }
+    for (size_t i = 0; i < n_lv; i++) {
+        const struct mem *pm[2] = {&lv[i].first.mem, &lv[i].random.mem};
+        for (int k = 0; k < 2; k++) {
+            if (pm[k]->hwm_mb > hwm)
+                hwm = pm[k]->hwm_mb;
+            if (pm[k]->rss_mb > rss)
+                rss = pm[k]->rss_mb;
+        }
+    }
+    double ingest = total_obj / total_s;
+    const struct level *last = &lv[n_lv - 1];
+    const struct seg_result *s_first = &segs[0], *s_last = &segs[n_segs - 1];
+    double flat = s_last->mean_ms / s_first->mean_ms;
+    char is[32];
+    fmt_num(ingest, is, sizeof(is));
+    printf("\ntargets (2-core machine; load generator on the same cores)\n");
+    printf("  ingest   %s obj/s over 0-%lluk = %.2fx target (100,000): %s; "
+           "%.0fx medallion (~1,000/s), %.0fx OpenTAXII (~600/s)\n",
+           is, (unsigned long long)(stored / 1000), ingest / TARGET_INGEST,
+           ok(ingest >= TARGET_INGEST), ingest / MEDALLION_INGEST,
+           ingest / OPENTAXII_INGEST);
+    printf("  pages    %.0f pages/s at %llu objects (random position) = "
+           "%.2fx target (10,000): %s; %.2fx goal (20,000)%s\n",
+           last->random.pages_s, (unsigned long long)last->objects,
+           last->random.pages_s / TARGET_PAGES,
+           ok(last->random.pages_s >= TARGET_PAGES),
+           last->random.pages_s / GOAL_PAGES,
+           last->objects < 1000000 ? " [not at 1M: BENCH_OBJECTS]" : "");
+    printf("  flat     envelope mean %.2f ms (%lluk-%lluk) vs %.2f ms "
+           "(%lluk-%lluk) = %.2fx (target <= 2x): %s\n",
+           s_last->mean_ms, (unsigned long long)(s_last->from / 1000),
+           (unsigned long long)(s_last->to / 1000), s_first->mean_ms,
+           (unsigned long long)(s_first->from / 1000),
+           (unsigned long long)(s_first->to / 1000), flat, ok(flat <= 2.0));
+    printf("  memory   peak RSS %.1f MB (VmHWM, start-up included; target "
+           "< 64 MB): %s; largest RSS after a phase %.1f MB\n",
+           hwm, ok(hwm < TARGET_RSS_MB), rss);
+    printf("  run time %.0f s; load average at the end %s (other work on "
+           "the machine skews every number)\n",
+           (double)(li_time_mono_us() - t_start) / 1e6, loadavg());
+    if (strict && (ingest < TARGET_INGEST ||
+                   last->random.pages_s < TARGET_PAGES || flat > 2.0 ||
+                   hwm >= TARGET_RSS_MB))
+        status = 1;
+
+    free(sent);
+    curl_global_cleanup();
+    return status;
+}

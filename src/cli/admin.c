@@ -1,0 +1,1043 @@
+/*
+ * admin.c - `liaison admin`: create a hub's data directory and change its
+ * configuration (API roots, collections, partners, users, tokens, grants).
+ *
+ * It works on the data directory directly, through store.h, and keeps no
+ * state of its own: every change is one store transaction that bumps the
+ * configuration generation, so a running liaisond picks it up on its next
+ * request without a restart (see policy.h). Secrets are handled here only as
+ * long as needed: a password is hashed (argon2id, policy_hash_password) and
+ * wiped; a token is printed once and only its BLAKE2b hash is stored.
+ *
+ * Output: collection add prints the new collection id alone on stdout,
+ * token add the token alone; list commands print tables on stdout; other
+ * confirmations go to stdout as one line. Errors: one line on stderr
+ * ("liaison admin: ..."), exit 1; usage errors exit 2 (see cli.h).
+ *
+ * The command table below drives parsing and --help; docs/admin.md is the
+ * user's page for all of it.
+ */
+#include "cli/cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/util.h"
+#include "policy/policy.h"
+#include "store/store.h"
+
+#define PROG "liaison admin"
+#define ADMIN_MAX_POS 2          /* positional arguments per command, at most */
+#define PASSWORD_MAX 1024        /* bytes, without the newline */
+#define PATH_MAX_LEN 4096
+
+/* ---------------------------------------------------------------------
+ * Options and the command table
+ * ------------------------------------------------------------------- */
+
+enum opt_id {
+    O_DATA_DIR, O_TITLE, O_DESCRIPTION, O_API_ROOT, O_ID, O_ALIAS,
+    O_NATIONALITY, O_ORG_CODE, O_IDENTITY, O_PARTNER, O_COLLECTION,
+    O_READ, O_WRITE, O_COUNT
+};
+
+static const struct {
+    const char *name;   /* without the leading "--" */
+    int has_arg;        /* 1: takes a value; 0: a flag */
+} optdefs[O_COUNT] = {
+    [O_DATA_DIR] = {"data-dir", 1},
+    [O_TITLE] = {"title", 1},
+    [O_DESCRIPTION] = {"description", 1},
+    [O_API_ROOT] = {"api-root", 1},
+    [O_ID] = {"id", 1},
+    [O_ALIAS] = {"alias", 1},
+    [O_NATIONALITY] = {"nationality", 1},
+    [O_ORG_CODE] = {"org-code", 1},
+    [O_IDENTITY] = {"identity", 1},
+    [O_PARTNER] = {"partner", 1},
+    [O_COLLECTION] = {"collection", 1},
+    [O_READ] = {"read", 0},
+    [O_WRITE] = {"write", 0},
+};
+
+#define B(o) (1u << (o))
+
+struct ctx {
+    const char *val[O_COUNT];   /* option values; flags hold "" when given */
+    const char *pos[ADMIN_MAX_POS];
+    int npos;
+    const char *data_dir;       /* resolved: option, $LIAISON_DATA_DIR, ./data */
+    struct store *s;            /* open unless the command is init */
+};
+
+struct cmd {
+    const char *group;          /* first word: "partner", "init", ... */
+    const char *verb;           /* second word, or NULL */
+    int (*fn)(struct ctx *c);
+    unsigned allowed;           /* options it takes (--data-dir always) */
+    unsigned required;
+    int min_pos, max_pos;
+    const char *synopsis;       /* after "liaison admin " */
+    const char *help;           /* a few lines, each ending in \n */
+};
+
+static int cmd_init(struct ctx *c);
+static int cmd_root_add(struct ctx *c);
+static int cmd_root_list(struct ctx *c);
+static int cmd_coll_add(struct ctx *c);
+static int cmd_coll_list(struct ctx *c);
+static int cmd_partner_add(struct ctx *c);
+static int cmd_partner_list(struct ctx *c);
+static int cmd_user_add(struct ctx *c);
+static int cmd_token_add(struct ctx *c);
+static int cmd_token_revoke(struct ctx *c);
+static int cmd_grant(struct ctx *c);
+static int cmd_grant_list(struct ctx *c);
+static int cmd_show(struct ctx *c);
+
+static const struct cmd cmds[] = {
+    {"init", NULL, cmd_init, 0, 0, 0, 0,
+     "init [--data-dir DIR]",
+     "Create the data directory (mode 0700) and an empty store in it.\n"
+     "Running it again on an existing store changes nothing.\n"},
+    {"api-root", "add", cmd_root_add, B(O_TITLE) | B(O_DESCRIPTION), 0, 1, 1,
+     "api-root add [--data-dir DIR] NAME [--title T] [--description D]",
+     "Add a TAXII API root served at https://HOST/NAME/. NAME is a URL path\n"
+     "segment (letters, digits, '.', '_', '-'; not 'taxii2'). The title\n"
+     "defaults to NAME.\n"},
+    {"api-root", "list", cmd_root_list, 0, 0, 0, 0,
+     "api-root list [--data-dir DIR]",
+     "List the API roots.\n"},
+    {"collection", "add", cmd_coll_add,
+     B(O_API_ROOT) | B(O_TITLE) | B(O_DESCRIPTION) | B(O_ID) | B(O_ALIAS),
+     B(O_API_ROOT) | B(O_TITLE), 0, 0,
+     "collection add [--data-dir DIR] --api-root NAME --title T [--id UUID]\n"
+     "            [--alias A] [--description D]",
+     "Add a collection to an API root and print its id (a random UUID unless\n"
+     "--id is given) alone on stdout. The alias is a second name clients may\n"
+     "use in URLs instead of the id. Nobody may use it until granted (see\n"
+     "'grant').\n"},
+    {"collection", "list", cmd_coll_list, B(O_API_ROOT), 0, 0, 0,
+     "collection list [--data-dir DIR] [--api-root NAME]",
+     "List the collections (of one API root with --api-root).\n"},
+    {"partner", "add", cmd_partner_add,
+     B(O_NATIONALITY) | B(O_ORG_CODE) | B(O_IDENTITY), B(O_NATIONALITY), 1, 1,
+     "partner add [--data-dir DIR] NAME --nationality XXX [--org-code CODE]\n"
+     "            [--identity IDENTITY-ID]",
+     "Add a partner organisation. XXX is its ISO 3166-1 alpha-3 country code\n"
+     "(three capitals, e.g. JPN), used for ISA/ACS releasability. CODE is its\n"
+     "ISA/ACS organisation code, XXX.ORG[.UNIT] in capitals; the default is\n"
+     "XXX.NAME (nationality, a dot, the name in capitals: JPN.NISC). The\n"
+     "identity is the partner's STIX identity object id, if it has one.\n"},
+    {"partner", "list", cmd_partner_list, 0, 0, 0, 0,
+     "partner list [--data-dir DIR]",
+     "List the partners.\n"},
+    {"user", "add", cmd_user_add, B(O_PARTNER), B(O_PARTNER), 1, 1,
+     "user add [--data-dir DIR] --partner NAME USERNAME",
+     "Add a user (HTTP Basic authentication) to a partner. The password is\n"
+     "read from stdin, one line; on a terminal it is asked for twice without\n"
+     "echo. Only its argon2id hash is stored.\n"},
+    {"token", "add", cmd_token_add, B(O_PARTNER), B(O_PARTNER), 0, 0,
+     "token add [--data-dir DIR] --partner NAME",
+     "Make an API token (HTTP Bearer) for a partner and print it once on\n"
+     "stdout; its token id goes to stderr. Only a hash of the token is kept:\n"
+     "it cannot be shown again. Revoke it with 'token revoke TOKEN-ID'.\n"},
+    {"token", "revoke", cmd_token_revoke, 0, 0, 1, 1,
+     "token revoke [--data-dir DIR] TOKEN-ID",
+     "Revoke a token by its id; requests using it fail from then on.\n"},
+    {"grant", NULL, cmd_grant,
+     B(O_PARTNER) | B(O_COLLECTION) | B(O_API_ROOT) | B(O_READ) | B(O_WRITE),
+     B(O_PARTNER) | B(O_COLLECTION), 0, 0,
+     "grant [--data-dir DIR] --partner NAME --collection ID|ALIAS [--read]\n"
+     "            [--write] [--api-root NAME]",
+     "Set a partner's rights on a collection, replacing what it had: --read,\n"
+     "--write, both, or neither (which takes all rights away). The collection\n"
+     "is named by its id or by its alias (--api-root picks the API root when\n"
+     "the alias is used in several).\n"},
+    {"grant", "list", cmd_grant_list, B(O_PARTNER), 0, 0, 0,
+     "grant list [--data-dir DIR] [--partner NAME]",
+     "List who may read and write which collection.\n"},
+    {"show", NULL, cmd_show, 0, 0, 0, 0,
+     "show [--data-dir DIR]",
+     "Print the whole configuration: API roots, collections, partners,\n"
+     "grants.\n"},
+};
+
+#define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+/* ---------------------------------------------------------------------
+ * Messages
+ * ------------------------------------------------------------------- */
+
+static void print_help(FILE *f, const struct cmd *k)
+{
+    fprintf(f, "usage: liaison admin %s\n\n%s", k->synopsis, k->help);
+    fprintf(f, "\n--data-dir DIR defaults to $LIAISON_DATA_DIR, else ./data.\n");
+}
+
+static void print_overview(FILE *f)
+{
+    size_t i;
+    fprintf(f, "usage: liaison admin COMMAND [ARGS...]\n\n"
+               "Set up a hub's data directory and change its configuration.\n"
+               "Changes apply to a running liaisond without a restart.\n\n"
+               "commands:\n");
+    for (i = 0; i < N_CMDS; i++) {
+        const char *nl = strchr(cmds[i].synopsis, '\n');
+        int len = nl ? (int)(nl - cmds[i].synopsis) : (int)strlen(cmds[i].synopsis);
+        fprintf(f, "  liaison admin %.*s%s\n", len, cmds[i].synopsis,
+                nl ? " ..." : "");
+    }
+    fprintf(f, "\n--data-dir DIR defaults to $LIAISON_DATA_DIR, else ./data.\n"
+               "'liaison admin COMMAND --help' tells more; see docs/admin.md.\n");
+}
+
+/* A usage error: one line, the synopsis, exit status 2. */
+static int usage_error(const struct cmd *k, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int usage_error(const struct cmd *k, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, PROG ": ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    if (k) {
+        fprintf(stderr, "usage: liaison admin %s\n", k->synopsis);
+        fprintf(stderr, "'liaison admin %s%s%s --help' tells more.\n", k->group,
+                k->verb ? " " : "", k->verb ? k->verb : "");
+    } else {
+        fprintf(stderr, "'liaison admin --help' lists the commands.\n");
+    }
+    return 2;
+}
+
+/* A failure of the thing asked: one line on stderr, exit status 1. */
+static int fail(const char *what, int rc, const struct li_err *e)
+{
+    const char *detail = (e && e->code && e->msg[0]) ? e->msg : li_strerror(rc);
+    fprintf(stderr, PROG ": %s: %s\n", what, detail);
+    return 1;
+}
+
+static int fail_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail_msg(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, PROG ": ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+/* ---------------------------------------------------------------------
+ * Validation of names and codes (the store checks again; these give the
+ * user a precise message)
+ * ------------------------------------------------------------------- */
+
+static int is_alnum(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch >= '0' && ch <= '9');
+}
+
+/* 1..max-1 bytes: a letter or digit, then letters, digits, '.', '_', '-'. */
+static int valid_name(const char *s, size_t max)
+{
+    size_t i, n = strlen(s);
+    if (n == 0 || n >= max || !is_alnum(s[0]))
+        return 0;
+    for (i = 1; i < n; i++)
+        if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+            return 0;
+    return 1;
+}
+
+/* A Basic-auth user name: no ':' (it ends the name), nothing invisible. */
+static int valid_username(const char *s)
+{
+    size_t i, n = strlen(s);
+    if (n == 0 || n >= STORE_NAME_MAX || !is_alnum(s[0]))
+        return 0;
+    for (i = 1; i < n; i++)
+        if (!is_alnum(s[i]) && !strchr("._-@+", s[i]))
+            return 0;
+    return 1;
+}
+
+static int valid_nationality(const char *s)
+{
+    return strlen(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' &&
+           s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z';
+}
+
+/* ISA/ACS organisation code: NAT '.' SEG ('.' SEG)*, SEG = [A-Z0-9][A-Z0-9_-]*,
+ * NAT the partner's nationality. */
+static int valid_org_code(const char *s, const char *nationality)
+{
+    size_t i, n = strlen(s), seg = 0;
+    if (n < 5 || n >= STORE_NAME_MAX || strncmp(s, nationality, 3) != 0 ||
+        s[3] != '.')
+        return 0;
+    for (i = 4; i < n; i++) {
+        char ch = s[i];
+        if (ch == '.') {
+            if (seg == 0)
+                return 0;
+            seg = 0;
+        } else if ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                   (seg > 0 && (ch == '_' || ch == '-'))) {
+            seg++;
+        } else {
+            return 0;
+        }
+    }
+    return seg > 0;
+}
+
+/* "identity--" followed by a UUID. */
+static int valid_identity(const char *s)
+{
+    static const char pfx[] = "identity--";
+    size_t n = strlen(s), p = sizeof(pfx) - 1;
+    return n == p + LI_UUID_LEN && !strncmp(s, pfx, p) &&
+           li_uuid_valid(s + p, LI_UUID_LEN);
+}
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+/* ---------------------------------------------------------------------
+ * Commands
+ * ------------------------------------------------------------------- */
+
+/* mkdir -p, the last component with mode 0700. */
+static int make_dirs(const char *dir)
+{
+    char path[PATH_MAX_LEN];
+    size_t i, n = li_strlcpy(path, dir, sizeof(path));
+    if (n >= sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    while (n > 1 && path[n - 1] == '/')
+        path[--n] = '\0';
+    for (i = 1; i < n; i++) {
+        if (path[i] != '/')
+            continue;
+        path[i] = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return -1;
+        path[i] = '/';
+    }
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static int cmd_init(struct ctx *c)
+{
+    struct store_opts so = {0};
+    struct li_err e = {0};
+    struct store *s = NULL;
+    struct stat st;
+    int rc;
+
+    if (make_dirs(c->data_dir) != 0) {
+        fprintf(stderr, PROG ": cannot create %s: %s\n", c->data_dir,
+                strerror(errno));
+        return 1;
+    }
+    if (stat(c->data_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return fail_msg("%s is not a directory", c->data_dir);
+    if (st.st_mode & 077)
+        fprintf(stderr, PROG ": warning: %s is accessible to other users "
+                        "(chmod 700 it)\n", c->data_dir);
+    rc = store_open(c->data_dir, &so, &s, &e);
+    if (rc == 0) {
+        store_free(s);
+        printf("%s already holds a store; nothing changed\n", c->data_dir);
+        return 0;
+    }
+    if (rc != LI_ENOTFOUND)
+        return fail(c->data_dir, rc, &e);
+    li_err_clear(&e);
+    so.create = 1;
+    rc = store_open(c->data_dir, &so, &s, &e);
+    if (rc != 0)
+        return fail(c->data_dir, rc, &e);
+    store_free(s);
+    printf("initialised %s\n", c->data_dir);
+    return 0;
+}
+
+static int cmd_root_add(struct ctx *c)
+{
+    struct li_err e = {0};
+    const char *name = c->pos[0];
+    const char *title = c->val[O_TITLE] ? c->val[O_TITLE] : name;
+    int rc;
+
+    if (!valid_name(name, STORE_NAME_MAX) || !strcmp(name, "taxii2"))
+        return fail_msg("'%s' is not a usable API root name (letters, digits, "
+                        "'.', '_', '-', at most 63, not 'taxii2')", name);
+    if (strlen(title) >= STORE_TITLE_MAX || !title[0])
+        return fail_msg("the title must have 1 to %d bytes", STORE_TITLE_MAX - 1);
+    if (c->val[O_DESCRIPTION] && strlen(c->val[O_DESCRIPTION]) >= STORE_DESC_MAX)
+        return fail_msg("the description must have at most %d bytes", STORE_DESC_MAX - 1);
+    rc = store_api_root_add(c->s, name, title, c->val[O_DESCRIPTION], &e);
+    if (rc == LI_EEXIST)
+        return fail_msg("an API root named '%s' exists already", name);
+    if (rc != 0)
+        return fail("api-root add", rc, &e);
+    printf("added API root %s\n", name);
+    return 0;
+}
+
+static int cmd_coll_add(struct ctx *c)
+{
+    struct li_err e = {0};
+    char id[LI_UUID_LEN + 1], out[LI_UUID_LEN + 1];
+    const char *alias = c->val[O_ALIAS];
+    const char *title = c->val[O_TITLE];
+    int rc;
+
+    if (c->val[O_ID]) {
+        if (!li_uuid_valid(c->val[O_ID], strlen(c->val[O_ID])))
+            return fail_msg("--id '%s' is not a UUID", c->val[O_ID]);
+        li_strlcpy(id, c->val[O_ID], sizeof(id));
+        lower(id);
+    }
+    if (alias && (!valid_name(alias, STORE_NAME_MAX) ||
+                  li_uuid_valid(alias, strlen(alias))))
+        return fail_msg("'%s' is not a usable alias (letters, digits, '.', "
+                        "'_', '-', at most 63, not a UUID)", alias);
+    if (!title[0] || strlen(title) >= STORE_TITLE_MAX)
+        return fail_msg("the title must have 1 to %d bytes", STORE_TITLE_MAX - 1);
+    if (c->val[O_DESCRIPTION] && strlen(c->val[O_DESCRIPTION]) >= STORE_DESC_MAX)
+        return fail_msg("the description must have at most %d bytes", STORE_DESC_MAX - 1);
+    rc = store_collection_add(c->s, c->val[O_API_ROOT],
+                              c->val[O_ID] ? id : NULL, title,
+                              c->val[O_DESCRIPTION], alias, out, &e);
+    if (rc == LI_ENOTFOUND)
+        return fail_msg("no API root named '%s'", c->val[O_API_ROOT]);
+    if (rc == LI_EEXIST) {
+        if (alias && c->val[O_ID])
+            return fail_msg("collection id %s or alias '%s' is taken already",
+                            id, alias);
+        if (alias)
+            return fail_msg("alias '%s' is taken already", alias);
+        return fail_msg("a collection with id %s exists already", id);
+    }
+    if (rc != 0)
+        return fail("collection add", rc, &e);
+    printf("%s\n", out);
+    return 0;
+}
+
+static int cmd_partner_add(struct ctx *c)
+{
+    struct li_err e = {0};
+    const char *name = c->pos[0];
+    const char *nat = c->val[O_NATIONALITY];
+    const char *identity = c->val[O_IDENTITY];
+    char org[STORE_NAME_MAX];
+    size_t n;
+    int rc;
+
+    if (!valid_name(name, STORE_NAME_MAX))
+        return fail_msg("'%s' is not a usable partner name (letters, digits, "
+                        "'.', '_', '-', at most 63)", name);
+    if (!valid_nationality(nat))
+        return fail_msg("nationality '%s' is not an ISO 3166-1 alpha-3 code "
+                        "(three capitals, e.g. JPN)", nat);
+    if (c->val[O_ORG_CODE]) {
+        n = li_strlcpy(org, c->val[O_ORG_CODE], sizeof(org));
+    } else {
+        /* nationality "." NAME in capitals */
+        char *p;
+        n = (size_t)snprintf(org, sizeof(org), "%s.%s", nat, name);
+        for (p = org; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+    }
+    if (n >= sizeof(org) || !valid_org_code(org, nat)) {
+        fprintf(stderr, PROG ": organisation code '%s' is not of the form "
+                        "%s.ORG[.UNIT] (the nationality, then capitals, "
+                        "digits, '_', '-')%s\n",
+                org, nat, c->val[O_ORG_CODE] ? "" : "; give --org-code");
+        return 1;
+    }
+    if (identity && !valid_identity(identity))
+        return fail_msg("--identity '%s' is not a STIX identity id "
+                        "(identity--UUID)", identity);
+    rc = store_partner_add(c->s, name, nat, org, identity, &e);
+    if (rc == LI_EEXIST)
+        return fail_msg("a partner named '%s' exists already", name);
+    if (rc != 0)
+        return fail("partner add", rc, &e);
+    printf("added partner %s (%s, %s)\n", name, nat, org);
+    return 0;
+}
+
+/* Terminal state to put back if a signal arrives while echo is off. */
+static struct termios saved_tty;
+static volatile sig_atomic_t tty_changed;
+
+static void restore_tty(int sig)
+{
+    if (tty_changed)
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Read one line from stdin into buf (of size bytes), without its
+ * line end (buf has room for PASSWORD_MAX, CR, LF and NUL); on a terminal,
+ * prompt on stderr and turn echo off meanwhile.
+ * 0, or 1 after printing why not. */
+static int read_line(char *buf, size_t size, const char *prompt, int tty)
+{
+    struct termios t;
+    struct sigaction sa, old_int = {0}, old_term = {0};
+    const char *why = NULL;
+    char *got;
+    size_t n = 0;
+
+    if (tty) {
+        if (tcgetattr(STDIN_FILENO, &saved_tty) != 0)
+            return fail_msg("cannot read the terminal: %s", strerror(errno));
+        fprintf(stderr, "%s", prompt);
+        fflush(stderr);
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = restore_tty;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        t = saved_tty;
+        t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+        t.c_lflag |= ICANON;
+        tty_changed = 1;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+    }
+    got = fgets(buf, (int)size, stdin);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+        tty_changed = 0;
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        fputc('\n', stderr);
+    }
+    if (!got) {
+        why = "no password on stdin";
+        goto out;
+    }
+    n = strlen(buf);
+    if (n > 0 && buf[n - 1] == '\n') {
+        buf[--n] = '\0';
+    } else if (!feof(stdin)) {
+        why = "too long";       /* the line goes on past the buffer */
+        goto out;
+    }
+    if (n > 0 && buf[n - 1] == '\r')
+        buf[--n] = '\0';
+    if (n == 0)
+        why = "refusing an empty password";
+    else if (n > PASSWORD_MAX)
+        why = "too long";
+out:
+    if (why && !strcmp(why, "too long"))
+        return fail_msg("the password is longer than %d bytes", PASSWORD_MAX);
+    if (why)
+        return fail_msg("%s", why);
+    return 0;
+}
+
+/* Does the partner exist? 0 yes, 1 after printing that it does not. */
+static int check_partner(struct ctx *c, const char *name)
+{
+    struct store_config *cfg = NULL;
+    struct li_err e = {0};
+    size_t i;
+    int rc, found = 0;
+
+    rc = store_config_load(c->s, &cfg, &e);
+    if (rc != 0)
+        return fail("reading the configuration", rc, &e);
+    for (i = 0; i < cfg->n_partners; i++)
+        if (!strcmp(cfg->partners[i].name, name))
+            found = 1;
+    store_config_free(cfg);
+    if (!found)
+        return fail_msg("no partner named '%s'", name);
+    return 0;
+}
+
+static int cmd_user_add(struct ctx *c)
+{
+    struct li_err e = {0};
+    char pw[PASSWORD_MAX + 3], again[PASSWORD_MAX + 3]; /* + CR LF NUL */
+    char hash[POLICY_PWHASH_MAX];
+    const char *user = c->pos[0];
+    int tty = isatty(STDIN_FILENO);
+    int rc = 1;
+
+    if (!valid_username(user)) {
+        fail_msg("'%s' is not a usable user name (letters, digits, '.', '_', "
+                 "'-', '@', '+', at most 63)", user);
+        return 1;
+    }
+    if (check_partner(c, c->val[O_PARTNER]) != 0)
+        return 1;
+    if (read_line(pw, sizeof(pw), "Password: ", tty) != 0)
+        goto out;
+    if (tty) {
+        if (read_line(again, sizeof(again), "Again: ", tty) != 0)
+            goto out;
+        if (strcmp(pw, again) != 0) {
+            fail_msg("the passwords differ");
+            goto out;
+        }
+    }
+    rc = policy_hash_password(pw, hash, &e);
+    if (rc != 0) {
+        rc = fail("hashing the password", rc, &e);
+        goto out;
+    }
+    rc = store_user_add(c->s, c->val[O_PARTNER], user, hash, &e);
+    if (rc == LI_EEXIST) {
+        rc = fail_msg("a user named '%s' exists already", user);
+    } else if (rc == LI_ENOTFOUND) {
+        rc = fail_msg("no partner named '%s'", c->val[O_PARTNER]);
+    } else if (rc != 0) {
+        rc = fail("user add", rc, &e);
+    } else {
+        printf("added user %s to partner %s\n", user, c->val[O_PARTNER]);
+    }
+out:
+    explicit_bzero(pw, sizeof(pw));
+    explicit_bzero(again, sizeof(again));
+    explicit_bzero(hash, sizeof(hash));
+    return rc;
+}
+
+static int cmd_token_add(struct ctx *c)
+{
+    struct li_err e = {0};
+    char token[POLICY_TOKEN_MAX], token_id[POLICY_TOKEN_ID_MAX];
+    uint8_t hash[32];
+    const char *partner = c->val[O_PARTNER];
+    int rc;
+
+    rc = policy_token_new(token, token_id, hash, &e);
+    if (rc != 0) {
+        rc = fail("making a token", rc, &e);
+        goto out;
+    }
+    rc = store_token_add(c->s, partner, token_id, hash, &e);
+    if (rc == LI_ENOTFOUND) {
+        rc = fail_msg("no partner named '%s'", partner);
+        goto out;
+    }
+    if (rc != 0) {
+        rc = fail("token add", rc, &e);
+        goto out;
+    }
+    printf("%s\n", token);
+    fflush(stdout);
+    fprintf(stderr, "token id %s for partner %s (the token is shown once; "
+                    "revoke it with 'liaison admin token revoke %s')\n",
+            token_id, partner, token_id);
+out:
+    explicit_bzero(token, sizeof(token));
+    return rc;
+}
+
+static int cmd_token_revoke(struct ctx *c)
+{
+    struct li_err e = {0};
+    int rc = store_token_revoke(c->s, c->pos[0], &e);
+    if (rc == LI_ENOTFOUND)
+        return fail_msg("no token with id '%s'", c->pos[0]);
+    if (rc != 0)
+        return fail("token revoke", rc, &e);
+    printf("revoked token %s\n", c->pos[0]);
+    return 0;
+}
+
+static const struct store_api_root *find_root_by_id(const struct store_config *cfg,
+                                                    int64_t id)
+{
+    size_t i;
+    for (i = 0; i < cfg->n_roots; i++)
+        if (cfg->roots[i].id == id)
+            return &cfg->roots[i];
+    return NULL;
+}
+
+static int cmd_grant(struct ctx *c)
+{
+    struct store_config *cfg = NULL;
+    struct li_err e = {0};
+    const char *arg = c->val[O_COLLECTION], *root = c->val[O_API_ROOT];
+    const struct store_collection *hit = NULL;
+    int can_read = c->val[O_READ] != NULL, can_write = c->val[O_WRITE] != NULL;
+    size_t i, nhits = 0;
+    int rc;
+
+    rc = store_config_load(c->s, &cfg, &e);
+    if (rc != 0)
+        return fail("reading the configuration", rc, &e);
+    /* By id first, then by alias (within --api-root if given). */
+    for (i = 0; i < cfg->n_colls && !hit; i++)
+        if (!strcasecmp(cfg->colls[i].uuid, arg))
+            hit = &cfg->colls[i], nhits = 1;
+    for (i = 0; i < cfg->n_colls && !hit; i++) {
+        const struct store_collection *k = &cfg->colls[i];
+        const struct store_api_root *r = find_root_by_id(cfg, k->api_root_id);
+        if (!k->alias[0] || strcmp(k->alias, arg) != 0)
+            continue;
+        if (root && (!r || strcmp(r->name, root) != 0))
+            continue;
+        nhits++;
+    }
+    if (!hit && nhits > 1) {
+        rc = fail_msg("alias '%s' is used in several API roots; give "
+                      "--api-root", arg);
+        goto out;
+    }
+    for (i = 0; i < cfg->n_colls && !hit && nhits == 1; i++) {
+        const struct store_collection *k = &cfg->colls[i];
+        const struct store_api_root *r = find_root_by_id(cfg, k->api_root_id);
+        if (k->alias[0] && !strcmp(k->alias, arg) &&
+            (!root || (r && !strcmp(r->name, root))))
+            hit = k;
+    }
+    if (!hit) {
+        rc = fail_msg("no collection with id or alias '%s'", arg);
+        goto out;
+    }
+    rc = store_grant_set(c->s, c->val[O_PARTNER], hit->uuid, can_read,
+                         can_write, &e);
+    if (rc == LI_ENOTFOUND) {
+        rc = fail_msg("no partner named '%s'", c->val[O_PARTNER]);
+        goto out;
+    }
+    if (rc != 0) {
+        rc = fail("grant", rc, &e);
+        goto out;
+    }
+    printf("partner %s: %s on collection %s%s%s%s\n", c->val[O_PARTNER],
+           can_read && can_write ? "read+write" :
+           can_read ? "read" : can_write ? "write" : "no rights",
+           hit->uuid, hit->alias[0] ? " (" : "", hit->alias,
+           hit->alias[0] ? ")" : "");
+out:
+    store_config_free(cfg);
+    return rc;
+}
+
+/* ---- listing ---- */
+
+static int load(struct ctx *c, struct store_config **cfg)
+{
+    struct li_err e = {0};
+    int rc = store_config_load(c->s, cfg, &e);
+    if (rc != 0)
+        return fail("reading the configuration", rc, &e);
+    return 0;
+}
+
+static void list_roots(const struct store_config *cfg)
+{
+    size_t i;
+    printf("%-20s %s\n", "API-ROOT", "TITLE");
+    for (i = 0; i < cfg->n_roots; i++)
+        printf("%-20s %s\n", cfg->roots[i].name, cfg->roots[i].title);
+}
+
+static void list_colls(const struct store_config *cfg, const char *root)
+{
+    size_t i;
+    printf("%-12s %-36s  %-16s %s\n", "API-ROOT", "ID", "ALIAS", "TITLE");
+    for (i = 0; i < cfg->n_colls; i++) {
+        const struct store_collection *k = &cfg->colls[i];
+        const struct store_api_root *r = find_root_by_id(cfg, k->api_root_id);
+        const char *rn = r ? r->name : "?";
+        if (root && strcmp(root, rn) != 0)
+            continue;
+        printf("%-12s %-36s  %-16s %s\n", rn, k->uuid,
+               k->alias[0] ? k->alias : "-", k->title);
+    }
+}
+
+static void list_partners(const struct store_config *cfg)
+{
+    size_t i;
+    printf("%-16s %-4s %-20s %s\n", "PARTNER", "NAT", "ORG-CODE", "IDENTITY");
+    for (i = 0; i < cfg->n_partners; i++) {
+        const struct store_partner *p = &cfg->partners[i];
+        printf("%-16s %-4s %-20s %s\n", p->name, p->nationality, p->org_code,
+               p->identity[0] ? p->identity : "-");
+    }
+}
+
+static void list_grants(const struct store_config *cfg, const char *partner)
+{
+    size_t i, j, k;
+    printf("%-16s %-12s %-10s %s\n", "PARTNER", "API-ROOT", "RIGHTS",
+           "COLLECTION");
+    for (i = 0; i < cfg->n_grants; i++) {
+        const struct store_grant *g = &cfg->grants[i];
+        const struct store_partner *p = NULL;
+        const struct store_collection *col = NULL;
+        const struct store_api_root *r;
+        if (!g->can_read && !g->can_write)
+            continue;
+        for (j = 0; j < cfg->n_partners; j++)
+            if (cfg->partners[j].id == g->partner_id)
+                p = &cfg->partners[j];
+        for (k = 0; k < cfg->n_colls; k++)
+            if (cfg->colls[k].id == g->collection_id)
+                col = &cfg->colls[k];
+        if (!p || !col || (partner && strcmp(partner, p->name) != 0))
+            continue;
+        r = find_root_by_id(cfg, col->api_root_id);
+        printf("%-16s %-12s %-10s %s%s%s%s\n", p->name, r ? r->name : "?",
+               g->can_read && g->can_write ? "read+write" :
+               g->can_read ? "read" : "write",
+               col->uuid, col->alias[0] ? " (" : "", col->alias,
+               col->alias[0] ? ")" : "");
+    }
+}
+
+static int cmd_root_list(struct ctx *c)
+{
+    struct store_config *cfg = NULL;
+    if (load(c, &cfg) != 0)
+        return 1;
+    list_roots(cfg);
+    store_config_free(cfg);
+    return 0;
+}
+
+static int cmd_coll_list(struct ctx *c)
+{
+    struct store_config *cfg = NULL;
+    if (load(c, &cfg) != 0)
+        return 1;
+    list_colls(cfg, c->val[O_API_ROOT]);
+    store_config_free(cfg);
+    return 0;
+}
+
+static int cmd_partner_list(struct ctx *c)
+{
+    struct store_config *cfg = NULL;
+    if (load(c, &cfg) != 0)
+        return 1;
+    list_partners(cfg);
+    store_config_free(cfg);
+    return 0;
+}
+
+static int cmd_grant_list(struct ctx *c)
+{
+    struct store_config *cfg = NULL;
+    if (load(c, &cfg) != 0)
+        return 1;
+    list_grants(cfg, c->val[O_PARTNER]);
+    store_config_free(cfg);
+    return 0;
+}
+
+static int cmd_show(struct ctx *c)
+{
+    struct store_config *cfg = NULL;
+    if (load(c, &cfg) != 0)
+        return 1;
+    printf("data directory %s, configuration generation %lld\n\n",
+           c->data_dir, (long long)cfg->gen);
+    list_roots(cfg);
+    putchar('\n');
+    list_colls(cfg, NULL);
+    putchar('\n');
+    list_partners(cfg);
+    putchar('\n');
+    list_grants(cfg, NULL);
+    store_config_free(cfg);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Parsing and dispatch
+ * ------------------------------------------------------------------- */
+
+static int is_help(const char *a)
+{
+    return !strcmp(a, "--help") || !strcmp(a, "-h") || !strcmp(a, "help");
+}
+
+/* Parse argv (the arguments after the command words) into c. Returns -1 when
+ * --help was asked (help printed), 0 on success, else the exit status. */
+static int parse(const struct cmd *k, int argc, char **argv, struct ctx *c)
+{
+    int i, only_pos = 0;
+    unsigned allowed = k->allowed | B(O_DATA_DIR);
+
+    for (i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_pos && !strcmp(a, "--")) {
+            only_pos = 1;
+            continue;
+        }
+        if (!only_pos && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
+            print_help(stdout, k);
+            return -1;
+        }
+        if (!only_pos && a[0] == '-' && a[1] != '\0') {
+            const char *name = a[1] == '-' ? a + 2 : a + 1;
+            const char *eq = strchr(name, '=');
+            size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+            int o, found = -1;
+            for (o = 0; o < O_COUNT; o++)
+                if (strlen(optdefs[o].name) == nlen &&
+                    !strncmp(optdefs[o].name, name, nlen) && a[1] == '-')
+                    found = o;
+            if (found < 0 || !(allowed & B(found)))
+                return usage_error(k, "unknown option '%s'", a);
+            if (c->val[found])
+                return usage_error(k, "option '%s' given twice", a);
+            if (!optdefs[found].has_arg) {
+                if (eq)
+                    return usage_error(k, "option '%s' takes no value", a);
+                c->val[found] = "";
+            } else if (eq) {
+                c->val[found] = eq + 1;
+            } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+                /* a value that looks like an option is more likely a
+                 * forgotten value; --opt=--x still passes one */
+                c->val[found] = argv[++i];
+            } else {
+                return usage_error(k, "option '%s' needs a value", a);
+            }
+            continue;
+        }
+        if (c->npos >= k->max_pos)
+            return usage_error(k, "unexpected argument '%s'", a);
+        c->pos[c->npos++] = a;
+    }
+    if (c->npos < k->min_pos)
+        return usage_error(k, "missing argument");
+    for (i = 0; i < O_COUNT; i++)
+        if ((k->required & B(i)) && !c->val[i]) {
+            char opt[64];
+            snprintf(opt, sizeof(opt), "--%s", optdefs[i].name);
+            return usage_error(k, "missing option %s", opt);
+        }
+    return 0;
+}
+
+/* Print the synopses of a command group. */
+static void print_group(FILE *f, const char *group)
+{
+    size_t i;
+    fprintf(f, "usage:\n");
+    for (i = 0; i < N_CMDS; i++)
+        if (!strcmp(cmds[i].group, group))
+            fprintf(f, "  liaison admin %s\n", cmds[i].synopsis);
+    fprintf(f, "'liaison admin %s VERB --help' tells more.\n", group);
+}
+
+int cli_admin(int argc, char **argv)
+{
+    const struct cmd *k = NULL, *bare = NULL;
+    struct ctx c;
+    struct store_opts so = {0};
+    struct li_err e = {0};
+    int has_group = 0, skip, rc;
+    size_t i;
+
+    memset(&c, 0, sizeof(c));
+    if (argc < 2) {
+        print_overview(stderr);
+        return 2;
+    }
+    if (is_help(argv[1])) {
+        print_overview(stdout);
+        return 0;
+    }
+    for (i = 0; i < N_CMDS; i++) {
+        if (strcmp(cmds[i].group, argv[1]) != 0)
+            continue;
+        has_group = 1;
+        if (!cmds[i].verb)
+            bare = &cmds[i];
+        else if (argc > 2 && !strcmp(cmds[i].verb, argv[2]))
+            k = &cmds[i];
+    }
+    if (!has_group)
+        return usage_error(NULL, "unknown command '%s'", argv[1]);
+    skip = 3;
+    if (!k) {
+        k = bare;
+        skip = 2;
+    }
+    if (!k) {
+        if (argc > 2 && is_help(argv[2])) {
+            print_group(stdout, argv[1]);
+            return 0;
+        }
+        if (argc > 2)
+            fprintf(stderr, PROG ": unknown command '%s %s'\n", argv[1],
+                    argv[2]);
+        else
+            fprintf(stderr, PROG ": '%s' needs a verb\n", argv[1]);
+        print_group(stderr, argv[1]);
+        return 2;
+    }
+    rc = parse(k, argc - skip, argv + skip, &c);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+
+    c.data_dir = c.val[O_DATA_DIR];
+    if (!c.data_dir || !c.data_dir[0])
+        c.data_dir = getenv("LIAISON_DATA_DIR");
+    if (!c.data_dir || !c.data_dir[0])
+        c.data_dir = "./data";
+    if (strlen(c.data_dir) >= PATH_MAX_LEN)
+        return fail_msg("the data directory path is too long");
+
+    if (k->fn == cmd_init)
+        return k->fn(&c);
+    rc = store_open(c.data_dir, &so, &c.s, &e);
+    if (rc == LI_ENOTFOUND) {
+        fprintf(stderr, PROG ": no store in %s (create one with 'liaison admin "
+                        "init --data-dir %s')\n", c.data_dir, c.data_dir);
+        return 1;
+    }
+    if (rc != 0)
+        return fail(c.data_dir, rc, &e);
+    rc = k->fn(&c);
+    store_free(c.s);
+    if (fflush(stdout) != 0 && rc == 0) {
+        fprintf(stderr, PROG ": writing the output: %s\n", strerror(errno));
+        rc = 1;
+    }
+    return rc;
+}

@@ -1,0 +1,616 @@
+/*
+ * policy.c - the configuration snapshot and request authentication
+ * (see policy.h for the contracts).
+ *
+ * Snapshot: the policy keeps one current struct store_config wrapped in a
+ * refcounted struct policy_snap. policy_acquire() asks the store for the
+ * configuration generation (one small read) and, when it moved, loads a new
+ * snapshot and swaps it in; readers holding the old one keep it until they
+ * release it. `mu` guards the current pointer and every refcount; `reload_mu`
+ * makes sure only one thread loads a new configuration at a time.
+ *
+ * Authentication:
+ *   Basic  - store_user_get() then crypto_pwhash_str_verify() (argon2id,
+ *            about 60 ms). A success is remembered in a small direct-mapped
+ *            cache keyed by keyed-BLAKE2b("user\0password") with a key made
+ *            at random per process, so the cache never holds a password and
+ *            an entry cannot be forged without the password. Failures are
+ *            never cached: a wrong password always costs a full verify.
+ *            Entries carry the configuration generation they were verified
+ *            under and are ignored (and the cache cleared) once it moves.
+ *   Bearer - BLAKE2b-256 of the token text looked up in the store, compared
+ *            in constant time. The token id shown in the principal is the
+ *            first 8 hex digits of that hash (policy_token_new makes ids so).
+ * No secret is ever logged or copied into an error message.
+ */
+#include "policy/policy.h"
+
+#include "core/log.h"
+#include "core/time.h"
+#include "core/util.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define AUTH_CACHE_TTL_DEFAULT_US (60 * INT64_C(1000000))
+#define AUTH_CACHE_SLOTS_DEFAULT 1024
+#define AUTH_CACHE_SLOTS_MAX (1u << 20)
+
+/* Longest Basic credential text we decode: username (< STORE_NAME_MAX) plus
+ * a password of up to 1024 bytes, base64-encoded. Longer is refused. */
+#define BASIC_DECODED_MAX (STORE_NAME_MAX + 1024 + 1)
+#define BASIC_B64_MAX (((BASIC_DECODED_MAX + 2) / 3) * 4)
+
+/* An argon2id hash (same limits as policy_hash_password) of a random
+ * password nobody kept: unknown users are verified against it so that they
+ * cost as much time as a wrong password. Not a secret. */
+static const char dummy_hash[crypto_pwhash_STRBYTES] =
+    "$argon2id$v=19$m=65536,t=2,p=1$oPWlOuSEXgH2NNq+6zAxSw$"
+    "brhrg8YKrvsjldUe5u83ctMdidPdW4uLgynSff/TRmo";
+
+struct auth_slot {
+    uint8_t key[crypto_generichash_BYTES]; /* keyed BLAKE2b of user\0pass */
+    int64_t gen;                           /* config generation verified under */
+    int64_t expires_us;                    /* monotonic; 0 = empty */
+    int64_t partner_id;
+};
+
+struct policy {
+    struct store *store;
+    pthread_mutex_t mu;         /* cur and all snapshot refcounts */
+    pthread_mutex_t reload_mu;  /* one loader at a time */
+    struct policy_snap *cur;    /* never NULL after policy_new */
+
+    pthread_mutex_t cache_mu;
+    struct auth_slot *slots;
+    size_t n_slots;
+    int64_t cache_ttl_us;
+    uint8_t cache_key[crypto_generichash_KEYBYTES];
+
+    uint64_t pw_verifications;  /* argon2 runs (test hook), under cache_mu */
+};
+
+static int sodium_ready(struct li_err *e)
+{
+    /* sodium_init() is idempotent and thread-safe: 0 first time, 1 after. */
+    if (sodium_init() < 0)
+        return li_err_set(e, LI_EINTERNAL, "libsodium failed to initialise");
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Snapshots
+ * ------------------------------------------------------------------- */
+
+static struct policy_snap *snap_wrap(struct store_config *cfg)
+{
+    struct policy_snap *sn = li_xcalloc(1, sizeof(*sn));
+    sn->cfg = cfg;
+    sn->refs = 1;
+    return sn;
+}
+
+/* Drop one reference; caller holds p->mu. Returns the snapshot to destroy
+ * outside the lock, or NULL. */
+static struct policy_snap *snap_unref_locked(struct policy_snap *sn)
+{
+    sn->refs--;
+    return sn->refs == 0 ? sn : NULL;
+}
+
+static void snap_destroy(struct policy_snap *sn)
+{
+    if (!sn)
+        return;
+    store_config_free((struct store_config *)sn->cfg);
+    free(sn);
+}
+
+static void cache_clear(struct policy *p)
+{
+    pthread_mutex_lock(&p->cache_mu);
+    sodium_memzero(p->slots, p->n_slots * sizeof(*p->slots));
+    pthread_mutex_unlock(&p->cache_mu);
+}
+
+int policy_new(struct store *s, const struct policy_opts *o,
+               struct policy **out, struct li_err *e)
+{
+    struct policy *p = NULL;
+    struct store_config *cfg = NULL;
+    int rc;
+
+    rc = sodium_ready(e);
+    if (rc)
+        goto out;
+    rc = store_config_load(s, &cfg, e);
+    if (rc)
+        goto out;
+    p = li_xcalloc(1, sizeof(*p));
+    p->store = s;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->reload_mu, NULL);
+    pthread_mutex_init(&p->cache_mu, NULL);
+    p->cur = snap_wrap(cfg);
+    cfg = NULL;
+    p->cache_ttl_us = (o && o->auth_cache_ttl_us > 0) ? o->auth_cache_ttl_us
+                                                      : AUTH_CACHE_TTL_DEFAULT_US;
+    p->n_slots = (o && o->auth_cache_slots > 0) ? o->auth_cache_slots
+                                                : AUTH_CACHE_SLOTS_DEFAULT;
+    if (p->n_slots > AUTH_CACHE_SLOTS_MAX)
+        p->n_slots = AUTH_CACHE_SLOTS_MAX;
+    p->slots = li_xcalloc(p->n_slots, sizeof(*p->slots));
+    randombytes_buf(p->cache_key, sizeof(p->cache_key));
+    *out = p;
+    p = NULL;
+out:
+    store_config_free(cfg);
+    policy_free(p);
+    return rc;
+}
+
+void policy_free(struct policy *p)
+{
+    if (!p)
+        return;
+    /* Every snapshot handed out must have been released by now; the current
+     * one holds the policy's own reference. */
+    snap_destroy(snap_unref_locked(p->cur));
+    sodium_memzero(p->slots, p->n_slots * sizeof(*p->slots));
+    sodium_memzero(p->cache_key, sizeof(p->cache_key));
+    free(p->slots);
+    pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->reload_mu);
+    pthread_mutex_destroy(&p->cache_mu);
+    free(p);
+}
+
+static struct policy_snap *snap_get(struct policy *p)
+{
+    struct policy_snap *sn;
+    pthread_mutex_lock(&p->mu);
+    sn = p->cur;
+    sn->refs++;
+    pthread_mutex_unlock(&p->mu);
+    return sn;
+}
+
+/* Load a new snapshot if the store is at a generation other than `want`'s
+ * and install it. Serialised by reload_mu so a burst of requests after an
+ * admin change loads the configuration once. */
+static int reload(struct policy *p, int64_t gen, struct li_err *e)
+{
+    struct store_config *cfg = NULL;
+    struct policy_snap *old = NULL;
+    int rc = 0;
+
+    pthread_mutex_lock(&p->reload_mu);
+    pthread_mutex_lock(&p->mu);
+    if (p->cur->cfg->gen == gen) {
+        /* another thread got there first */
+        pthread_mutex_unlock(&p->mu);
+        goto out;
+    }
+    pthread_mutex_unlock(&p->mu);
+
+    rc = store_config_load(p->store, &cfg, e);
+    if (rc)
+        goto out;
+    /* Users or partners may have gone: forget verified passwords. */
+    cache_clear(p);
+    pthread_mutex_lock(&p->mu);
+    old = snap_unref_locked(p->cur);
+    p->cur = snap_wrap(cfg);
+    cfg = NULL;
+    pthread_mutex_unlock(&p->mu);
+    li_debug("policy: configuration generation %lld loaded",
+             (long long)p->cur->cfg->gen);
+out:
+    pthread_mutex_unlock(&p->reload_mu);
+    snap_destroy(old);
+    return rc;
+}
+
+int policy_acquire(struct policy *p, struct policy_snap **out,
+                   struct li_err *e)
+{
+    int64_t gen, have;
+    int rc;
+
+    rc = store_config_gen(p->store, &gen, e);
+    if (rc)
+        goto out;
+    pthread_mutex_lock(&p->mu);
+    have = p->cur->cfg->gen;
+    pthread_mutex_unlock(&p->mu);
+    if (have != gen) {
+        rc = reload(p, gen, e);
+        if (rc)
+            goto out;
+    }
+    *out = snap_get(p);
+out:
+    return rc;
+}
+
+void policy_snap_release(struct policy *p, struct policy_snap *snap)
+{
+    struct policy_snap *dead;
+    if (!snap)
+        return;
+    pthread_mutex_lock(&p->mu);
+    dead = snap_unref_locked(snap);
+    pthread_mutex_unlock(&p->mu);
+    snap_destroy(dead);
+}
+
+/* ---------------------------------------------------------------------
+ * Lookups
+ * ------------------------------------------------------------------- */
+
+const struct store_api_root *policy_find_root(const struct policy_snap *sn,
+                                              const char *name)
+{
+    const struct store_config *c = sn->cfg;
+    size_t i;
+    if (!name)
+        return NULL;
+    for (i = 0; i < c->n_roots; i++)
+        if (!strcmp(c->roots[i].name, name))
+            return &c->roots[i];
+    return NULL;
+}
+
+const struct store_collection *
+policy_find_collection(const struct policy_snap *sn, int64_t api_root_id,
+                       const char *id_or_alias)
+{
+    const struct store_config *c = sn->cfg;
+    size_t i, n;
+    int is_uuid;
+
+    if (!id_or_alias || !*id_or_alias)
+        return NULL;
+    n = strlen(id_or_alias);
+    is_uuid = li_uuid_valid(id_or_alias, n);
+    for (i = 0; i < c->n_colls; i++) {
+        const struct store_collection *k = &c->colls[i];
+        if (k->api_root_id != api_root_id)
+            continue;
+        /* UUIDs compare without regard to case; aliases exactly. */
+        if (is_uuid && !strcasecmp(k->uuid, id_or_alias))
+            return k;
+        if (k->alias[0] && !strcmp(k->alias, id_or_alias))
+            return k;
+    }
+    return NULL;
+}
+
+static int cmp_partner_id(const void *key, const void *elem)
+{
+    int64_t id = *(const int64_t *)key;
+    const struct store_partner *pa = elem;
+    return id < pa->id ? -1 : id > pa->id;
+}
+
+const struct store_partner *policy_find_partner(const struct policy_snap *sn,
+                                                int64_t partner_id)
+{
+    const struct store_config *c = sn->cfg;
+    if (!c->n_partners)
+        return NULL;
+    /* store_config arrays are sorted by id */
+    return bsearch(&partner_id, c->partners, c->n_partners,
+                   sizeof(c->partners[0]), cmp_partner_id);
+}
+
+void policy_rights(const struct policy_snap *sn, int64_t partner_id,
+                   int64_t coll_id, int *can_read, int *can_write)
+{
+    const struct store_config *c = sn->cfg;
+    size_t i;
+    int r = 0, w = 0;
+    for (i = 0; i < c->n_grants; i++) {
+        const struct store_grant *g = &c->grants[i];
+        if (g->partner_id == partner_id && g->collection_id == coll_id) {
+            r = g->can_read != 0;
+            w = g->can_write != 0;
+            break;
+        }
+    }
+    if (can_read)
+        *can_read = r;
+    if (can_write)
+        *can_write = w;
+}
+
+/* ---------------------------------------------------------------------
+ * Authentication
+ * ------------------------------------------------------------------- */
+
+/* Fill the principal for partner_id from the snapshot. LI_EAUTH if the
+ * partner is not (or no longer) configured. */
+static int principal_fill(const struct policy_snap *sn, int64_t partner_id,
+                          const char *user, struct policy_principal *out,
+                          struct li_err *e)
+{
+    const struct store_partner *pa = policy_find_partner(sn, partner_id);
+    if (!pa)
+        return li_err_set(e, LI_EAUTH, "credentials belong to no partner");
+    out->partner_id = partner_id;
+    li_strlcpy(out->partner_name, pa->name, sizeof(out->partner_name));
+    li_strlcpy(out->user, user, sizeof(out->user));
+    return 0;
+}
+
+static size_t cache_index(const struct policy *p,
+                          const uint8_t key[crypto_generichash_BYTES])
+{
+    uint64_t v;
+    memcpy(&v, key, sizeof(v));
+    return (size_t)(v % p->n_slots);
+}
+
+/* 1 and *partner_out on a live entry for key verified under gen. */
+static int cache_lookup(struct policy *p, const uint8_t *key, int64_t gen,
+                        int64_t *partner_out)
+{
+    struct auth_slot *sl = &p->slots[cache_index(p, key)];
+    int hit = 0;
+    int64_t now = li_time_mono_us();
+
+    pthread_mutex_lock(&p->cache_mu);
+    if (sl->expires_us > now && sl->gen == gen &&
+        sodium_memcmp(sl->key, key, crypto_generichash_BYTES) == 0) {
+        *partner_out = sl->partner_id;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&p->cache_mu);
+    return hit;
+}
+
+static void cache_store(struct policy *p, const uint8_t *key, int64_t gen,
+                        int64_t partner_id)
+{
+    struct auth_slot *sl = &p->slots[cache_index(p, key)];
+    pthread_mutex_lock(&p->cache_mu);
+    memcpy(sl->key, key, crypto_generichash_BYTES);
+    sl->gen = gen;
+    sl->partner_id = partner_id;
+    sl->expires_us = li_time_mono_us() + p->cache_ttl_us;
+    pthread_mutex_unlock(&p->cache_mu);
+}
+
+/* crypto_pwhash_str_verify, counted for the test hook. */
+static int pw_verify(struct policy *p, const char *hash, const char *pass)
+{
+    pthread_mutex_lock(&p->cache_mu);
+    p->pw_verifications++;
+    pthread_mutex_unlock(&p->cache_mu);
+    return crypto_pwhash_str_verify(hash, pass, strlen(pass));
+}
+
+static int auth_basic(struct policy *p, const struct policy_snap *sn,
+                      const char *cred, struct policy_principal *out,
+                      struct li_err *e)
+{
+    unsigned char dec[BASIC_DECODED_MAX + 1];
+    uint8_t key[crypto_generichash_BYTES];
+    char pwhash[256];
+    size_t n = strlen(cred), dlen = 0, ulen;
+    const char *end = NULL;
+    const char *colon;
+    const char *user, *pass;
+    int64_t partner_id = 0;
+    int rc;
+
+    if (n == 0 || n > BASIC_B64_MAX ||
+        sodium_base642bin(dec, sizeof(dec) - 1, cred, n, NULL, &dlen, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        end != cred + n) {
+        rc = li_err_set(e, LI_EAUTH, "malformed Basic credentials");
+        goto out;
+    }
+    dec[dlen] = '\0';
+    colon = memchr(dec, ':', dlen);
+    ulen = colon ? (size_t)(colon - (const char *)dec) : 0;
+    /* RFC 7617: user-id has no ':'; neither part may hold a NUL or a
+     * control character we would have to log around. */
+    if (!colon || ulen == 0 || ulen >= STORE_NAME_MAX ||
+        memchr(dec, '\0', dlen)) {
+        rc = li_err_set(e, LI_EAUTH, "malformed Basic credentials");
+        goto out;
+    }
+    dec[ulen] = '\0';  /* dec is now "user\0password" */
+    user = (const char *)dec;
+    pass = (const char *)dec + ulen + 1;
+
+    crypto_generichash(key, sizeof(key), dec, dlen, p->cache_key,
+                       sizeof(p->cache_key));
+    if (cache_lookup(p, key, sn->cfg->gen, &partner_id)) {
+        rc = principal_fill(sn, partner_id, user, out, e);
+        goto out;
+    }
+
+    rc = store_user_get(p->store, user, &partner_id, pwhash, NULL);
+    if (rc == LI_ENOTFOUND) {
+        /* Spend about the time a real verify would, so a caller cannot tell
+         * an unknown user from a wrong password by the clock. */
+        pw_verify(p, dummy_hash, pass);
+        rc = li_err_set(e, LI_EAUTH, "wrong user name or password");
+        goto out;
+    }
+    if (rc) {
+        rc = li_err_set(e, rc, "cannot look up user: %s", li_strerror(rc));
+        goto out;
+    }
+    if (pw_verify(p, pwhash, pass) != 0) {
+        rc = li_err_set(e, LI_EAUTH, "wrong user name or password");
+        goto out;
+    }
+    rc = principal_fill(sn, partner_id, user, out, e);
+    if (rc)
+        goto out;
+    cache_store(p, key, sn->cfg->gen, partner_id);
+out:
+    sodium_memzero(dec, sizeof(dec));
+    sodium_memzero(key, sizeof(key));
+    return rc;
+}
+
+static int auth_bearer(struct policy *p, const struct policy_snap *sn,
+                       const char *tok, struct policy_principal *out,
+                       struct li_err *e)
+{
+    uint8_t hash[32], stored[32];
+    char user[STORE_NAME_MAX], hex[9];
+    size_t n = strlen(tok), i;
+    int64_t partner_id = 0;
+    int rc;
+
+    if (n == 0 || n >= POLICY_TOKEN_MAX) {
+        rc = li_err_set(e, LI_EAUTH, "malformed bearer token");
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)tok[i];
+        if (c <= ' ' || c >= 0x7f) {
+            rc = li_err_set(e, LI_EAUTH, "malformed bearer token");
+            goto out;
+        }
+    }
+    policy_token_hash(tok, n, hash);
+    rc = store_token_lookup(p->store, hash, &partner_id, stored, NULL);
+    if (rc == LI_ENOTFOUND) {
+        rc = li_err_set(e, LI_EAUTH, "unknown or revoked token");
+        goto out;
+    }
+    if (rc) {
+        rc = li_err_set(e, rc, "cannot look up token: %s", li_strerror(rc));
+        goto out;
+    }
+    if (sodium_memcmp(hash, stored, sizeof(hash)) != 0) {
+        rc = li_err_set(e, LI_EAUTH, "unknown or revoked token");
+        goto out;
+    }
+    li_hex(hash, 4, hex);
+    snprintf(user, sizeof(user), "token:%s", hex);
+    rc = principal_fill(sn, partner_id, user, out, e);
+out:
+    sodium_memzero(hash, sizeof(hash));
+    return rc;
+}
+
+/* If value starts with scheme (any case) followed by at least one space,
+ * return the credentials after the spaces; else NULL. */
+static const char *scheme_arg(const char *value, const char *scheme)
+{
+    size_t n = strlen(scheme);
+    const char *s;
+    if (strncasecmp(value, scheme, n) != 0 || value[n] != ' ')
+        return NULL;
+    s = value + n;
+    while (*s == ' ')
+        s++;
+    return s;
+}
+
+int policy_authenticate(struct policy *p, const char *authorization,
+                        struct policy_principal *out, struct li_err *e)
+{
+    struct policy_snap *sn = NULL;
+    struct policy_principal who;
+    const char *arg;
+    int rc;
+
+    memset(&who, 0, sizeof(who));
+    if (!authorization || !*authorization) {
+        rc = li_err_set(e, LI_EAUTH, "no credentials");
+        goto out;
+    }
+    rc = policy_acquire(p, &sn, e);
+    if (rc)
+        goto out;
+    if ((arg = scheme_arg(authorization, "Basic")) != NULL)
+        rc = auth_basic(p, sn, arg, &who, e);
+    else if ((arg = scheme_arg(authorization, "Bearer")) != NULL)
+        rc = auth_bearer(p, sn, arg, &who, e);
+    else
+        rc = li_err_set(e, LI_EAUTH, "unsupported authorization scheme");
+    if (rc)
+        goto out;
+    *out = who;
+out:
+    policy_snap_release(p, sn);
+    return rc;
+}
+
+/* Test hook (not in policy.h): how many argon2id verifications of stored
+ * hashes this policy has run, so tests can tell a cache hit from a verify. */
+uint64_t policy_test_pw_verifications(struct policy *p)
+{
+    uint64_t n;
+    pthread_mutex_lock(&p->cache_mu);
+    n = p->pw_verifications;
+    pthread_mutex_unlock(&p->cache_mu);
+    return n;
+}
+
+/* ---------------------------------------------------------------------
+ * Credential helpers
+ * ------------------------------------------------------------------- */
+
+int policy_hash_password(const char *password, char out[POLICY_PWHASH_MAX],
+                         struct li_err *e)
+{
+    char h[crypto_pwhash_STRBYTES];
+    int rc;
+
+    rc = sodium_ready(e);
+    if (rc)
+        goto out;
+    if (crypto_pwhash_str(h, password, strlen(password),
+                          crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+        rc = li_err_set(e, LI_ENOMEM, "password hashing ran out of memory");
+        goto out;
+    }
+    li_strlcpy(out, h, POLICY_PWHASH_MAX);
+out:
+    return rc;
+}
+
+int policy_token_new(char token_out[POLICY_TOKEN_MAX],
+                     char token_id_out[POLICY_TOKEN_ID_MAX],
+                     uint8_t hash_out[32], struct li_err *e)
+{
+    uint8_t raw[32], hash[32];
+    char text[POLICY_TOKEN_MAX];
+    size_t n;
+    int rc;
+
+    rc = sodium_ready(e);
+    if (rc)
+        goto out;
+    randombytes_buf(raw, sizeof(raw));
+    memcpy(text, "li_", 3);
+    n = 3 + li_b64url_enc(raw, sizeof(raw), text + 3);
+    policy_token_hash(text, n, hash);
+    memcpy(token_out, text, n + 1);
+    li_hex(hash, 4, token_id_out);
+    memcpy(hash_out, hash, sizeof(hash));
+out:
+    sodium_memzero(raw, sizeof(raw));
+    sodium_memzero(text, sizeof(text));
+    return rc;
+}
+
+void policy_token_hash(const char *token, size_t len, uint8_t hash_out[32])
+{
+    crypto_generichash(hash_out, 32, (const unsigned char *)token, len, NULL,
+                       0);
+}

@@ -1,0 +1,860 @@
+/*
+ * sqlite.c - the SQLite store backend: opening data_dir/liaison.db, the
+ * schema, connections (one writer, one reader per calling thread), the
+ * statement caches, the date_added clock and the writer thread that
+ * group-commits store_put() batches.
+ *
+ * Queries live in sqlite_query.c, configuration/status/secrets in
+ * sqlite_config.c; sqlite_int.h is what they share. docs/store.md describes
+ * the schema and why it is shaped this way.
+ */
+#include "store/sqlite_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/time.h"
+
+/* ------------------------------------------------------------------ */
+/* Schema                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Objects: date_added (the hub's strictly increasing clock) is the rowid, so
+ * rows are appended in date_added order and a page is a range scan of
+ * objects_added. objects_version finds duplicates, versions and
+ * "last"/"first"; vflags (SQ_VF_*) says whether other versions exist. json is
+ * the last column so that reading the others never touches it. */
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS meta("
+    " key TEXT PRIMARY KEY, ival INTEGER, bval BLOB) WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO meta(key, ival) VALUES('config_gen', 1);"
+    "CREATE TABLE IF NOT EXISTS api_roots("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " title TEXT NOT NULL,"
+    " description TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS collections("
+    " id INTEGER PRIMARY KEY,"
+    " api_root_id INTEGER NOT NULL REFERENCES api_roots(id),"
+    " uuid TEXT NOT NULL UNIQUE,"
+    " title TEXT NOT NULL,"
+    " description TEXT NOT NULL,"
+    " alias TEXT,"                               /* NULL when none */
+    " UNIQUE(api_root_id, alias));"
+    "CREATE TABLE IF NOT EXISTS partners("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " nationality TEXT NOT NULL,"
+    " org_code TEXT NOT NULL,"
+    " identity TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS users("
+    " id INTEGER PRIMARY KEY,"
+    " partner_id INTEGER NOT NULL REFERENCES partners(id),"
+    " username TEXT NOT NULL UNIQUE,"
+    " pwhash TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tokens("
+    " id INTEGER PRIMARY KEY,"
+    " partner_id INTEGER NOT NULL REFERENCES partners(id),"
+    " token_id TEXT NOT NULL UNIQUE,"
+    " hash BLOB NOT NULL UNIQUE,"
+    " revoked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS grants("
+    " partner_id INTEGER NOT NULL REFERENCES partners(id),"
+    " collection_id INTEGER NOT NULL REFERENCES collections(id),"
+    " can_read INTEGER NOT NULL,"
+    " can_write INTEGER NOT NULL,"
+    " PRIMARY KEY(partner_id, collection_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS objects("
+    " date_added INTEGER PRIMARY KEY,"
+    " coll_id INTEGER NOT NULL REFERENCES collections(id),"
+    " vflags INTEGER NOT NULL,"
+    " version_us INTEGER NOT NULL,"             /* STORE_NO_VERSION as is */
+    " submitter INTEGER NOT NULL,"
+    " marking_set INTEGER NOT NULL,"
+    " stix_id TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " spec_version TEXT NOT NULL,"
+    " json TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS objects_version"
+    " ON objects(coll_id, stix_id, version_us);"
+    "CREATE INDEX IF NOT EXISTS objects_added ON objects(coll_id, date_added);"
+    "CREATE TABLE IF NOT EXISTS status("
+    " api_root_id INTEGER NOT NULL,"
+    " id TEXT NOT NULL,"
+    " partner_id INTEGER NOT NULL,"
+    " created_us INTEGER NOT NULL,"
+    " json TEXT NOT NULL,"
+    " PRIMARY KEY(api_root_id, id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS status_created ON status(created_us);";
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+int sq_fail(struct li_err *e, sqlite3 *db, int rc, const char *what)
+{
+    int code;
+
+    switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+        code = rc == SQLITE_CONSTRAINT_FOREIGNKEY ? LI_ENOTFOUND : LI_EEXIST;
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        code = LI_EBUSY;
+        break;
+    case SQLITE_NOMEM:
+        code = LI_ENOMEM;
+        break;
+    case SQLITE_TOOBIG:
+        code = LI_ELIMIT;
+        break;
+    default:
+        code = LI_EIO;
+        break;
+    }
+    return li_err_set(e, code, "store: %s: %s", what,
+                      db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+}
+
+uint64_t sq_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+int sq_exec(sqlite3 *db, const char *sql, struct li_err *e)
+{
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+
+    if (rc != SQLITE_OK)
+        return sq_fail(e, db, rc, "exec");
+    return 0;
+}
+
+static void cache_clear(struct sq_cache *c)
+{
+    for (size_t i = 0; i < SQ_STMT_CACHE; i++) {
+        if (c->ent[i].sql) {
+            sqlite3_finalize(c->ent[i].st);
+            free(c->ent[i].sql);
+        }
+    }
+    memset(c, 0, sizeof(*c));
+}
+
+int sq_stmt(sqlite3 *db, struct sq_cache *c, const char *sql,
+            sqlite3_stmt **out, struct li_err *e)
+{
+    uint64_t h = sq_hash(sql);
+    struct sq_cache_ent *victim = &c->ent[0];
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    for (size_t i = 0; i < SQ_STMT_CACHE; i++) {
+        struct sq_cache_ent *x = &c->ent[i];
+        if (x->sql && x->hash == h && strcmp(x->sql, sql) == 0) {
+            x->used = ++c->tick;
+            sqlite3_reset(x->st);
+            sqlite3_clear_bindings(x->st);
+            *out = x->st;
+            return 0;
+        }
+        if (!x->sql)
+            victim = x;
+        else if (victim->sql && x->used < victim->used)
+            victim = x;
+    }
+    rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sq_fail(e, db, rc, "prepare");
+    if (victim->sql) {
+        sqlite3_finalize(victim->st);
+        free(victim->sql);
+    }
+    victim->sql = li_xstrdup(sql);
+    victim->hash = h;
+    victim->st = st;
+    victim->used = ++c->tick;
+    *out = st;
+    return 0;
+}
+
+/* Open one connection to path with our settings. */
+static int conn_open(struct store *s, int writer, sqlite3 **out,
+                     struct li_err *e)
+{
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    int rc;
+    char pragmas[256];
+
+    if (writer && s->opts.create)
+        flags |= SQLITE_OPEN_CREATE;
+    rc = sqlite3_open_v2(s->path, &db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        rc = sq_fail(e, db, rc, "open");
+        goto out;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, SQ_BUSY_TIMEOUT_MS);
+    snprintf(pragmas, sizeof(pragmas),
+             "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s;",
+             s->opts.sync_normal ? "NORMAL" : "FULL");
+    rc = sq_exec(db, pragmas, e);
+    if (rc)
+        goto out;
+    if (writer) {
+        size_t pages = s->opts.checkpoint_pages;
+        if (pages == 0)
+            pages = SQ_DEFAULT_CKPT_BYTES / 4096;
+        rc = sq_exec(db, "PRAGMA journal_mode=WAL;", e);
+        if (rc)
+            goto out;
+        /* The writer checkpoints (autocheckpoint runs in the committing
+         * connection); journal_size_limit truncates the WAL file after a
+         * complete checkpoint so it stays bounded on disk too. */
+        snprintf(pragmas, sizeof(pragmas),
+                 "PRAGMA wal_autocheckpoint=%zu;"
+                 " PRAGMA journal_size_limit=%lld;",
+                 pages, (long long)pages * 4096 * 2);
+        rc = sq_exec(db, pragmas, e);
+        if (rc)
+            goto out;
+    } else {
+        /* readers never checkpoint: that is the writer's job */
+        rc = sq_exec(db, "PRAGMA wal_autocheckpoint=0;", e);
+        if (rc)
+            goto out;
+        if (getenv("SQ_EXP")) {
+            rc = sq_exec(db, getenv("SQ_EXP"), e);
+            if (rc)
+                goto out;
+        }
+    }
+    *out = db;
+    db = NULL;
+out:
+    if (db)
+        sqlite3_close(db);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Per-thread read connections                                         */
+/* ------------------------------------------------------------------ */
+
+/* Caller holds s->cmu. */
+static void conn_close_locked(struct sq_conn *c)
+{
+    struct store *s = c->s;
+
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    cache_clear(&c->cache);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+/* pthread key destructor: the thread exits before store_free. */
+static void conn_thread_exit(void *p)
+{
+    struct sq_conn *c = p;
+    struct store *s = c->s;
+
+    pthread_mutex_lock(&s->cmu);
+    conn_close_locked(c);
+    pthread_mutex_unlock(&s->cmu);
+}
+
+int sq_conn_get(struct store *s, struct sq_conn **out, struct li_err *e)
+{
+    struct sq_conn *c = pthread_getspecific(s->key);
+    int rc = 0;
+
+    if (c) {
+        *out = c;
+        return 0;
+    }
+    c = li_xcalloc(1, sizeof(*c));
+    c->s = s;
+    rc = conn_open(s, 0, &c->db, e);
+    if (rc) {
+        free(c);
+        goto out;
+    }
+    if (pthread_setspecific(s->key, c) != 0) {
+        sqlite3_close(c->db);
+        free(c);
+        rc = li_err_set(e, LI_ENOMEM, "store: pthread_setspecific failed");
+        goto out;
+    }
+    pthread_mutex_lock(&s->cmu);
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    pthread_mutex_unlock(&s->cmu);
+    *out = c;
+out:
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writer transactions and the clock                                   */
+/* ------------------------------------------------------------------ */
+
+int sq_wbegin(struct store *s, struct li_err *e)
+{
+    sqlite3_stmt *st;
+    int rc = sq_stmt(s->wdb, &s->wcache, "BEGIN IMMEDIATE", &st, e);
+
+    if (rc)
+        return rc;
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(e, s->wdb, rc, "begin");
+    return 0;
+}
+
+int sq_wend(struct store *s, int rc, struct li_err *e)
+{
+    sqlite3_stmt *st;
+    int r;
+
+    if (sqlite3_get_autocommit(s->wdb))
+        return rc ? rc : li_err_set(e, LI_EIO, "store: transaction lost");
+    if (rc == 0) {
+        r = sq_stmt(s->wdb, &s->wcache, "COMMIT", &st, e);
+        if (r == 0) {
+            r = sqlite3_step(st);
+            sqlite3_reset(st);
+            if (r == SQLITE_DONE)
+                return 0;
+            rc = sq_fail(e, s->wdb, r, "commit");
+        } else {
+            rc = r;
+        }
+        if (sqlite3_get_autocommit(s->wdb))
+            return rc;
+    }
+    /* ROLLBACK through exec so that a failure to prepare cannot leave the
+     * transaction open. */
+    sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int sq_clock_sync(struct store *s, struct li_err *e)
+{
+    sqlite3_stmt *st;
+    int rc = sq_stmt(s->wdb, &s->wcache,
+                     "SELECT max(date_added) FROM objects", &st, e);
+
+    if (rc)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        rc = sq_fail(e, s->wdb, rc, "clock");
+    } else {
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            int64_t m = sqlite3_column_int64(st, 0);
+            if (m > s->last_added_us)
+                s->last_added_us = m;
+        }
+        rc = 0;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int64_t sq_clock_next(struct store *s)
+{
+    int64_t now = li_time_now_us();
+
+    if (now <= s->last_added_us)
+        now = s->last_added_us + 1;
+    s->last_added_us = now;
+    return now;
+}
+
+int sq_vflags_fix(struct store *s, int64_t coll_id, const char *stix_id,
+                  struct li_err *e)
+{
+    sqlite3_stmt *st;
+    int rc = sq_stmt(
+        s->wdb, &s->wcache,
+        "UPDATE objects SET vflags ="
+        " (version_us < (SELECT max(version_us) FROM objects"
+        "                WHERE coll_id=?1 AND stix_id=?2))"
+        " | ((version_us > (SELECT min(version_us) FROM objects"
+        "                   WHERE coll_id=?1 AND stix_id=?2)) << 1)"
+        " WHERE coll_id=?1 AND stix_id=?2",
+        &st, e);
+
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, coll_id);
+    sqlite3_bind_text(st, 2, stix_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(e, s->wdb, rc, "vflags");
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* store_put: jobs, the writer thread, group commit                    */
+/* ------------------------------------------------------------------ */
+
+struct sq_job {
+    int64_t coll_id;
+    int64_t submitter;
+    const struct store_obj *objs;
+    size_t n;
+    int *result;                  /* job-owned, copied out on success */
+    int64_t *added;
+    int rc;
+    struct li_err err;
+    int done;
+    struct sq_job *next;
+};
+
+/* Store one object version; the caller holds wmu inside a transaction. */
+static int put_one(struct store *s, const struct sq_job *j,
+                   const struct store_obj *o, int *result, int64_t *added,
+                   struct li_err *e)
+{
+    sqlite3_stmt *st;
+    int rc;
+    int newer = 0, older = 0, dup = 0;
+    int64_t dup_added = 0;
+    int64_t v = o->version_us;
+    const char *spec = o->spec_version ? o->spec_version : "2.1";
+
+    /* All versions of the id, from the index alone (date_added is the
+     * rowid): duplicate? older/newer versions? */
+    rc = sq_stmt(s->wdb, &s->wcache,
+                 "SELECT version_us, date_added FROM objects"
+                 " INDEXED BY objects_version"
+                 " WHERE coll_id=?1 AND stix_id=?2",
+                 &st, e);
+    if (rc)
+        goto out;
+    sqlite3_bind_int64(st, 1, j->coll_id);
+    sqlite3_bind_text(st, 2, o->stix_id, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t x = sqlite3_column_int64(st, 0);
+        if (x == v) {
+            dup = 1;
+            dup_added = sqlite3_column_int64(st, 1);
+        } else if (x > v) {
+            newer = 1;
+        } else {
+            older = 1;
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        rc = sq_fail(e, s->wdb, rc, "put: versions");
+        goto out;
+    }
+    if (dup) {
+        *result = STORE_DUPLICATE;
+        *added = dup_added;
+        rc = 0;
+        goto out;
+    }
+
+    rc = sq_stmt(s->wdb, &s->wcache,
+                 "INSERT INTO objects(date_added, coll_id, vflags, version_us,"
+                 " submitter, marking_set, stix_id, type, spec_version, json)"
+                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 &st, e);
+    if (rc)
+        goto out;
+    {
+        int64_t when = sq_clock_next(s);
+        sqlite3_bind_int64(st, 1, when);
+        sqlite3_bind_int64(st, 2, j->coll_id);
+        sqlite3_bind_int(st, 3, (newer ? SQ_VF_NEWER : 0) |
+                                    (older ? SQ_VF_OLDER : 0));
+        sqlite3_bind_int64(st, 4, v);
+        sqlite3_bind_int64(st, 5, j->submitter);
+        sqlite3_bind_int64(st, 6, o->marking_set);
+        sqlite3_bind_text(st, 7, o->stix_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, o->type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 9, spec, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 10, o->json, (int)o->json_len, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            rc = sq_fail(e, s->wdb, rc, "put: insert");
+            goto out;
+        }
+        *result = STORE_ADDED;
+        *added = when;
+    }
+    /* Tell the other versions about the new one. */
+    if (newer || older) {
+        rc = sq_stmt(s->wdb, &s->wcache,
+                     "UPDATE objects SET vflags = vflags"
+                     " | (CASE WHEN version_us < ?3 THEN 1 ELSE 2 END)"
+                     " WHERE coll_id=?1 AND stix_id=?2"
+                     " AND ((version_us < ?3 AND (vflags & 1) = 0)"
+                     "   OR (version_us > ?3 AND (vflags & 2) = 0))",
+                     &st, e);
+        if (rc)
+            goto out;
+        sqlite3_bind_int64(st, 1, j->coll_id);
+        sqlite3_bind_text(st, 2, o->stix_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, v);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            rc = sq_fail(e, s->wdb, rc, "put: vflags");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
+static int savepoint(struct store *s, const char *sql, struct li_err *e)
+{
+    sqlite3_stmt *st;
+    int rc = sq_stmt(s->wdb, &s->wcache, sql, &st, e);
+
+    if (rc)
+        return rc;
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(e, s->wdb, rc, "savepoint");
+    return 0;
+}
+
+/* One job inside the group transaction, under its own savepoint so that a
+ * failing batch does not take the others down with it. */
+static void run_job(struct store *s, struct sq_job *j)
+{
+    int rc = savepoint(s, "SAVEPOINT batch", &j->err);
+    int64_t clock_before = s->last_added_us;
+
+    if (rc)
+        goto out;
+    for (size_t i = 0; i < j->n && rc == 0; i++)
+        rc = put_one(s, j, &j->objs[i], &j->result[i], &j->added[i], &j->err);
+    if (rc && !sqlite3_get_autocommit(s->wdb)) {
+        savepoint(s, "ROLLBACK TO batch", NULL);
+        s->last_added_us = clock_before;
+    }
+    if (!sqlite3_get_autocommit(s->wdb)) {
+        int r = savepoint(s, "RELEASE batch", &j->err);
+        if (rc == 0)
+            rc = r;
+    }
+out:
+    j->rc = rc;
+}
+
+/* Run a group of jobs in one transaction. Holds wmu. */
+static void run_group(struct store *s, struct sq_job *group)
+{
+    struct li_err e;
+    int rc;
+
+    li_err_clear(&e);
+    pthread_mutex_lock(&s->wmu);
+    rc = sq_wbegin(s, &e);
+    if (rc == 0)
+        rc = sq_clock_sync(s, &e);
+    if (rc == 0) {
+        for (struct sq_job *j = group; j; j = j->next) {
+            run_job(s, j);
+            if (sqlite3_get_autocommit(s->wdb)) {
+                /* the whole transaction was rolled back (I/O error, ...) */
+                rc = j->rc ? j->rc : LI_EIO;
+                e = j->err;
+                break;
+            }
+        }
+    }
+    rc = sq_wend(s, rc, &e);
+    pthread_mutex_unlock(&s->wmu);
+    if (rc) {
+        for (struct sq_job *j = group; j; j = j->next) {
+            if (j->rc == 0) {
+                j->rc = rc;
+                j->err = e;
+            }
+        }
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct store *s = arg;
+
+    pthread_mutex_lock(&s->qmu);
+    for (;;) {
+        struct sq_job *group;
+
+        while (!s->qhead && !s->stop)
+            pthread_cond_wait(&s->qcv, &s->qmu);
+        if (!s->qhead)
+            break;                      /* stop requested, queue drained */
+        group = s->qhead;
+        s->qhead = s->qtail = NULL;
+        pthread_mutex_unlock(&s->qmu);
+
+        run_group(s, group);
+
+        pthread_mutex_lock(&s->qmu);
+        for (struct sq_job *j = group, *next; j; j = next) {
+            next = j->next;             /* j may be gone once done is set */
+            j->done = 1;
+        }
+        pthread_cond_broadcast(&s->donecv);
+    }
+    pthread_mutex_unlock(&s->qmu);
+    return NULL;
+}
+
+int store_put(struct store *s, int64_t coll_id, int64_t submitter,
+              const struct store_obj *objs, size_t n, int *result,
+              int64_t *date_added_us, struct li_err *e)
+{
+    struct sq_job job;
+    int rc = 0;
+
+    memset(&job, 0, sizeof(job));
+    if (!s || (n && !objs) || n > (size_t)INT32_MAX) {
+        rc = li_err_set(e, LI_EINVAL, "store_put: bad arguments");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct store_obj *o = &objs[i];
+        if (!o->stix_id || !*o->stix_id || !o->type || !*o->type ||
+            !o->json || o->json_len == 0 || o->json_len > INT32_MAX) {
+            rc = li_err_set(e, LI_EINVAL,
+                            "store_put: object %zu lacks id, type or json", i);
+            goto out;
+        }
+    }
+    if (n == 0)
+        goto out;
+    job.coll_id = coll_id;
+    job.submitter = submitter;
+    job.objs = objs;
+    job.n = n;
+    job.result = li_xcalloc(n, sizeof(*job.result));
+    job.added = li_xcalloc(n, sizeof(*job.added));
+
+    pthread_mutex_lock(&s->qmu);
+    if (s->qtail)
+        s->qtail->next = &job;
+    else
+        s->qhead = &job;
+    s->qtail = &job;
+    pthread_cond_signal(&s->qcv);
+    while (!job.done)
+        pthread_cond_wait(&s->donecv, &s->qmu);
+    pthread_mutex_unlock(&s->qmu);
+
+    rc = job.rc;
+    if (rc) {
+        if (e)
+            *e = job.err;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (result)
+            result[i] = job.result[i];
+        if (date_added_us)
+            date_added_us[i] = job.added[i];
+    }
+out:
+    free(job.result);
+    free(job.added);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Open / free                                                         */
+/* ------------------------------------------------------------------ */
+
+static int schema_init(struct store *s, struct li_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sq_wbegin(s, e);
+    int64_t have = 0;
+
+    if (rc)
+        return rc;
+    rc = sq_exec(s->wdb, schema_sql, e);
+    if (rc)
+        goto out;
+    rc = sqlite3_prepare_v2(s->wdb,
+                            "SELECT ival FROM meta WHERE key='schema_version'",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        rc = sq_fail(e, s->wdb, rc, "schema");
+        goto out;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        have = sqlite3_column_int64(st, 0);
+    } else if (rc != SQLITE_DONE) {
+        rc = sq_fail(e, s->wdb, rc, "schema");
+        goto out;
+    }
+    rc = 0;
+    if (have > SQ_SCHEMA_VERSION) {
+        rc = li_err_set(e, LI_EIO,
+                        "store: database schema %lld is newer than %d",
+                        (long long)have, SQ_SCHEMA_VERSION);
+        goto out;
+    }
+    if (have < SQ_SCHEMA_VERSION) {
+        char sql[128];
+        snprintf(sql, sizeof(sql),
+                 "INSERT OR REPLACE INTO meta(key, ival)"
+                 " VALUES('schema_version', %d)",
+                 SQ_SCHEMA_VERSION);
+        rc = sq_exec(s->wdb, sql, e);
+        if (rc)
+            goto out;
+    }
+    rc = sq_clock_sync(s, e);
+out:
+    sqlite3_finalize(st);
+    return sq_wend(s, rc, e);
+}
+
+int store_open(const char *data_dir, const struct store_opts *opts,
+               struct store **out, struct li_err *e)
+{
+    struct store *s = NULL;
+    struct li_buf path;
+    struct stat sb;
+    int rc = 0;
+    int key_ok = 0;
+
+    li_buf_init(&path, 4096);
+    if (!data_dir || !*data_dir || !out) {
+        rc = li_err_set(e, LI_EINVAL, "store_open: no data directory");
+        goto out;
+    }
+    if (li_buf_addf(&path, "%s/liaison.db", data_dir) != 0) {
+        rc = li_err_set(e, LI_EINVAL, "store_open: path too long");
+        goto out;
+    }
+    s = li_xcalloc(1, sizeof(*s));
+    if (opts)
+        s->opts = *opts;
+    if (stat(path.data, &sb) != 0) {
+        if (errno != ENOENT) {
+            rc = li_err_set(e, LI_EIO, "store: %s: %s", path.data,
+                            strerror(errno));
+            goto out;
+        }
+        if (!s->opts.create) {
+            rc = li_err_set(e, LI_ENOTFOUND, "store: %s does not exist",
+                            path.data);
+            goto out;
+        }
+        /* the database holds credentials: keep the directory private */
+        if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
+            rc = li_err_set(e, LI_EIO, "store: mkdir %s: %s", data_dir,
+                            strerror(errno));
+            goto out;
+        }
+    }
+    s->path = li_buf_detach(&path, NULL);
+    if (pthread_key_create(&s->key, conn_thread_exit) != 0) {
+        rc = li_err_set(e, LI_ENOMEM, "store: no pthread key");
+        goto out;
+    }
+    key_ok = 1;
+    pthread_mutex_init(&s->cmu, NULL);
+    pthread_mutex_init(&s->wmu, NULL);
+    pthread_mutex_init(&s->qmu, NULL);
+    pthread_cond_init(&s->qcv, NULL);
+    pthread_cond_init(&s->donecv, NULL);
+
+    rc = conn_open(s, 1, &s->wdb, e);
+    if (rc)
+        goto out;
+    pthread_mutex_lock(&s->wmu);
+    rc = schema_init(s, e);
+    pthread_mutex_unlock(&s->wmu);
+    if (rc)
+        goto out;
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+        rc = li_err_set(e, LI_ENOMEM, "store: cannot start the writer");
+        goto out;
+    }
+    s->writer_started = 1;
+    *out = s;
+    s = NULL;
+out:
+    li_buf_release(&path);
+    if (s) {
+        if (key_ok) {
+            store_free(s);
+        } else {
+            free(s->path);
+            free(s);
+        }
+    }
+    return rc;
+}
+
+void store_free(struct store *s)
+{
+    if (!s)
+        return;
+    if (s->writer_started) {
+        pthread_mutex_lock(&s->qmu);
+        s->stop = 1;
+        pthread_cond_signal(&s->qcv);
+        pthread_mutex_unlock(&s->qmu);
+        pthread_join(s->writer, NULL);
+    }
+    /* Readers first, so that closing the writer (the last connection)
+     * checkpoints and removes the WAL. */
+    pthread_mutex_lock(&s->cmu);
+    while (s->conns)
+        conn_close_locked(s->conns);
+    pthread_mutex_unlock(&s->cmu);
+    /* The calling thread's key value points at a freed connection now;
+     * deleting the key means no destructor will ever see it. */
+    pthread_setspecific(s->key, NULL);
+    pthread_key_delete(s->key);
+    cache_clear(&s->wcache);
+    if (s->wdb)
+        sqlite3_close(s->wdb);
+    pthread_cond_destroy(&s->donecv);
+    pthread_cond_destroy(&s->qcv);
+    pthread_mutex_destroy(&s->qmu);
+    pthread_mutex_destroy(&s->wmu);
+    pthread_mutex_destroy(&s->cmu);
+    free(s->path);
+    free(s);
+}

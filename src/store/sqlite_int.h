@@ -1,0 +1,123 @@
+/*
+ * sqlite_int.h - internals shared by the SQLite store backend's files:
+ *
+ *   sqlite.c         open/close, connections, statement caches, schema,
+ *                    the writer thread and store_put (group commit)
+ *   sqlite_query.c   the dynamic SQL for store_query / store_delete
+ *   sqlite_config.c  configuration tables, status resources, secrets
+ *
+ * Nothing outside src/store/sqlite*.c includes this file. See docs/store.md.
+ *
+ * Connections and locks:
+ *   - s->wdb, the one writer connection, is used only with s->wmu held (the
+ *     writer thread for object batches; config/status/secret/delete callers
+ *     directly). Every write transaction is BEGIN IMMEDIATE on it.
+ *   - each calling thread has its own read connection (struct sq_conn),
+ *     found through the pthread key s->key, made on first use, closed when
+ *     the thread exits or at store_free, whichever comes first.
+ */
+#ifndef LI_STORE_SQLITE_INT_H
+#define LI_STORE_SQLITE_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+#define SQ_SCHEMA_VERSION 1
+#define SQ_STMT_CACHE 48          /* prepared statements kept per connection */
+#define SQ_BUSY_TIMEOUT_MS 10000
+#define SQ_DEFAULT_CKPT_BYTES (64 * 1024 * 1024)
+
+/* Bits of objects.vflags: a hint kept by the writer so that "last"/"first"
+ * need a sub-query only for objects that really have several versions. */
+#define SQ_VF_NEWER 1             /* a version with greater version_us exists */
+#define SQ_VF_OLDER 2             /* a version with smaller version_us exists */
+
+/* A small LRU cache of prepared statements keyed by their SQL text. */
+struct sq_cache_ent {
+    uint64_t hash;
+    char *sql;                    /* owned copy; NULL if the slot is free */
+    sqlite3_stmt *st;
+    uint64_t used;
+};
+
+struct sq_cache {
+    struct sq_cache_ent ent[SQ_STMT_CACHE];
+    uint64_t tick;
+};
+
+/* One read connection, owned by one thread. */
+struct sq_conn {
+    struct store *s;
+    sqlite3 *db;
+    struct sq_cache cache;
+    struct sq_conn *prev, *next;  /* in s->conns, under s->cmu */
+};
+
+struct sq_job;                    /* a store_put call waiting for the writer */
+
+struct store {
+    char *path;                   /* data_dir/liaison.db */
+    struct store_opts opts;
+
+    /* per-thread readers */
+    pthread_key_t key;
+    pthread_mutex_t cmu;
+    struct sq_conn *conns;
+
+    /* the writer connection and its clock (both under wmu) */
+    pthread_mutex_t wmu;
+    sqlite3 *wdb;
+    struct sq_cache wcache;
+    int64_t last_added_us;        /* greatest date_added handed out */
+
+    /* the put queue (under qmu) */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;           /* writer waits for work */
+    pthread_cond_t donecv;        /* callers wait for their job */
+    struct sq_job *qhead, *qtail;
+    int stop;
+    pthread_t writer;
+    int writer_started;
+};
+
+/* Map an SQLite result code to LI_E* and record "store: what: message".
+ * db may be NULL. Returns the LI_E* code. */
+int sq_fail(struct li_err *e, sqlite3 *db, int rc, const char *what);
+
+/* The calling thread's read connection (made on first use). */
+int sq_conn_get(struct store *s, struct sq_conn **out, struct li_err *e);
+
+/* A prepared statement for sql from cache c on db (prepared and kept if
+ * missing; reset and with bindings cleared if found). The statement stays
+ * owned by the cache: the caller resets it when done. */
+int sq_stmt(sqlite3 *db, struct sq_cache *c, const char *sql,
+            sqlite3_stmt **out, struct li_err *e);
+
+/* Run one or more statements without results. */
+int sq_exec(sqlite3 *db, const char *sql, struct li_err *e);
+
+/* Writer transactions; the caller holds s->wmu. sq_wend commits when rc is
+ * 0 and rolls back otherwise; it returns the final code. */
+int sq_wbegin(struct store *s, struct li_err *e);
+int sq_wend(struct store *s, int rc, struct li_err *e);
+
+/* The next date_added: max(now, last + 1). Caller holds s->wmu inside a
+ * write transaction (sq_clock_sync has been called in it). */
+int64_t sq_clock_next(struct store *s);
+/* Raise s->last_added_us to MAX(date_added) as stored (another process may
+ * have written). Caller holds s->wmu inside a write transaction. */
+int sq_clock_sync(struct store *s, struct li_err *e);
+
+/* Recompute objects.vflags for every version of (coll_id, stix_id). */
+int sq_vflags_fix(struct store *s, int64_t coll_id, const char *stix_id,
+                  struct li_err *e);
+
+/* 64-bit FNV-1a of a NUL-terminated string. */
+uint64_t sq_hash(const char *s);
+
+#endif

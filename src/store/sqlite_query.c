@@ -1,0 +1,437 @@
+/*
+ * sqlite_query.c - store_query() and store_delete() for the SQLite backend.
+ *
+ * A struct store_query becomes one SELECT whose WHERE clause carries every
+ * filter, so a page is exactly `limit` rows (plus one to tell `more`) and is
+ * never short except at the end. Values are always bound parameters; only
+ * the shape (which filters, how many values in each list) is in the SQL
+ * text, and each thread keeps its prepared statements by shape. Lists are
+ * padded (by repeating their last value) to a power of two past 8 values so
+ * that the number of shapes stays small.
+ *
+ * The query shape for a page of the latest visible versions:
+ *
+ *   SELECT o.date_added, ... FROM objects o
+ *   WHERE o.coll_id=?1 AND o.date_added>?2
+ *     AND (o.marking_set IN (?3,?4) OR o.submitter=?5)
+ *     AND (((o.vflags&1)=0 OR NOT EXISTS(SELECT 1 FROM objects o2
+ *            WHERE o2.coll_id=?1 AND o2.stix_id=o.stix_id
+ *              AND o2.version_us>o.version_us
+ *              AND (o2.marking_set IN (?3,?4) OR o2.submitter=?5))))
+ *   ORDER BY o.date_added LIMIT ?6
+ *
+ * vflags bit 1 means "a newer version exists at all"; without it the row is
+ * the last of any subset of its versions and the sub-query is skipped.
+ */
+#include "store/sqlite_int.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+
+#define QB_LIST_MAX 4096          /* values in one list (ids, types, ...) */
+#define QB_SQL_MAX (256 * 1024)
+
+struct qparam {
+    int is_text;
+    int64_t i;
+    const char *t;
+};
+
+struct qb {
+    struct li_buf sql;
+    struct qparam *p;
+    size_t n, cap;
+    int rc;                       /* first error while building */
+};
+
+/* A list's parameters, for emitting it a second time. */
+struct qlist {
+    int first;
+    size_t n;
+};
+
+static void qb_init(struct qb *b)
+{
+    memset(b, 0, sizeof(*b));
+    li_buf_init(&b->sql, QB_SQL_MAX);
+}
+
+static void qb_release(struct qb *b)
+{
+    li_buf_release(&b->sql);
+    free(b->p);
+}
+
+static int qb_param(struct qb *b, int is_text, int64_t i, const char *t)
+{
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 16;
+        b->p = li_xrealloc(b->p, b->cap * sizeof(*b->p));
+    }
+    b->p[b->n].is_text = is_text;
+    b->p[b->n].i = i;
+    b->p[b->n].t = t;
+    return (int)++b->n;
+}
+
+static void qb_sql(struct qb *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void qb_sql(struct qb *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = li_buf_vaddf(&b->sql, fmt, ap);
+    va_end(ap);
+    if (rc && !b->rc)
+        b->rc = rc;
+}
+
+static size_t bucket(size_t n)
+{
+    size_t m = 16;
+
+    if (n <= 8)
+        return n;
+    while (m < n)
+        m *= 2;
+    return m;
+}
+
+static void qb_emit(struct qb *b, const struct qlist *l)
+{
+    qb_sql(b, "(");
+    for (size_t i = 0; i < l->n; i++)
+        qb_sql(b, "%s?%d", i ? "," : "", l->first + (int)i);
+    qb_sql(b, ")");
+}
+
+/* Add a list of texts (n >= 1) as parameters and emit "(?a,...)". */
+static void qb_texts(struct qb *b, const char *const *v, size_t n,
+                     struct qlist *l)
+{
+    size_t m = bucket(n);
+
+    l->first = (int)b->n + 1;
+    l->n = m;
+    for (size_t i = 0; i < m; i++)
+        qb_param(b, 1, 0, v[i < n ? i : n - 1]);
+    qb_emit(b, l);
+}
+
+static void qb_ints(struct qb *b, const int64_t *v, size_t n, struct qlist *l)
+{
+    size_t m = bucket(n);
+
+    l->first = (int)b->n + 1;
+    l->n = m;
+    for (size_t i = 0; i < m; i++)
+        qb_param(b, 0, v[i < n ? i : n - 1], NULL);
+    qb_emit(b, l);
+}
+
+static int check_texts(const char *const *v, size_t n, const char *what,
+                       struct li_err *e)
+{
+    if (n == 0)
+        return 0;
+    if (!v || n > QB_LIST_MAX)
+        return li_err_set(e, v ? LI_ELIMIT : LI_EINVAL,
+                          "store: bad %s list (%zu values)", what, n);
+    for (size_t i = 0; i < n; i++)
+        if (!v[i])
+            return li_err_set(e, LI_EINVAL, "store: NULL in %s list", what);
+    return 0;
+}
+
+static int check_query(const struct store_query *q, int del, struct li_err *e)
+{
+    int rc = 0;
+
+    if (!q)
+        return li_err_set(e, LI_EINVAL, "store: no query");
+    if (!del && q->limit == 0)
+        return li_err_set(e, LI_EINVAL, "store: query limit 0");
+    if (q->version_flags & ~(unsigned)(STORE_V_LAST | STORE_V_FIRST |
+                                       STORE_V_ALL))
+        return li_err_set(e, LI_EINVAL, "store: bad version flags");
+    if (!del)
+        rc = check_texts(q->ids, q->n_ids, "id", e);
+    if (!rc)
+        rc = check_texts(q->types, q->n_types, "type", e);
+    if (!rc)
+        rc = check_texts(q->spec_versions, q->n_spec_versions,
+                         "spec_version", e);
+    if (!rc && q->n_versions && (!q->versions || q->n_versions > QB_LIST_MAX))
+        rc = li_err_set(e, LI_EINVAL, "store: bad version list");
+    if (!rc && q->visible_sets && q->n_visible_sets > QB_LIST_MAX)
+        rc = li_err_set(e, LI_ELIMIT, "store: too many visible sets");
+    return rc;
+}
+
+/* The conditions that decide which versions exist for this reader: the
+ * spec_version filter and visibility, on table alias a. */
+static void qb_exist(struct qb *b, const char *a, const struct qlist *spec,
+                     const struct qlist *vis, int reader)
+{
+    if (spec->n) {
+        qb_sql(b, " AND %s.spec_version IN ", a);
+        qb_emit(b, spec);
+    }
+    if (reader) {
+        if (vis->n) {
+            qb_sql(b, " AND (%s.marking_set IN ", a);
+            qb_emit(b, vis);
+            qb_sql(b, " OR %s.submitter=?%d)", a, reader);
+        } else {
+            qb_sql(b, " AND %s.submitter=?%d", a, reader);
+        }
+    }
+}
+
+/* Build "SELECT cols FROM objects o WHERE ..." for q. For a delete, stix_id
+ * replaces q->ids and after_us is ignored; no ORDER BY/LIMIT is added. */
+static void qb_select(struct qb *b, const struct store_query *q,
+                      const char *cols, const char *del_id)
+{
+    struct qlist spec = {0, 0}, vis = {0, 0}, l;
+    int reader = 0;
+    unsigned vf = q->version_flags;
+
+    qb_sql(b, "SELECT %s FROM objects o WHERE o.coll_id=?%d", cols,
+           qb_param(b, 0, q->coll_id, NULL));
+    if (del_id) {
+        qb_sql(b, " AND o.stix_id=?%d", qb_param(b, 1, 0, del_id));
+    } else {
+        qb_sql(b, " AND o.date_added>?%d", qb_param(b, 0, q->after_us, NULL));
+        if (q->n_ids) {
+            qb_sql(b, " AND o.stix_id IN ");
+            qb_texts(b, q->ids, q->n_ids, &l);
+        }
+    }
+    if (q->n_types) {
+        qb_sql(b, " AND o.type IN ");
+        qb_texts(b, q->types, q->n_types, &l);
+    }
+    if (q->n_spec_versions) {
+        qb_sql(b, " AND o.spec_version IN ");
+        qb_texts(b, q->spec_versions, q->n_spec_versions, &spec);
+    }
+    if (q->visible_sets) {
+        if (q->n_visible_sets) {
+            qb_sql(b, " AND (o.marking_set IN ");
+            qb_ints(b, q->visible_sets, q->n_visible_sets, &vis);
+            reader = qb_param(b, 0, q->reader_partner, NULL);
+            qb_sql(b, " OR o.submitter=?%d)", reader);
+        } else {
+            reader = qb_param(b, 0, q->reader_partner, NULL);
+            qb_sql(b, " AND o.submitter=?%d", reader);
+        }
+    }
+    /* No flags and no timestamps selects every version (as STORE_V_ALL). */
+    if (!(vf & STORE_V_ALL) && (vf || q->n_versions)) {
+        const char *sep = "";
+        qb_sql(b, " AND (");
+        if (vf & STORE_V_LAST) {
+            qb_sql(b, "(o.vflags&%d)=0 OR NOT EXISTS(SELECT 1 FROM objects o2"
+                      " WHERE o2.coll_id=?1 AND o2.stix_id=o.stix_id"
+                      " AND o2.version_us>o.version_us", SQ_VF_NEWER);
+            qb_exist(b, "o2", &spec, &vis, reader);
+            qb_sql(b, ")");
+            sep = " OR ";
+        }
+        if (vf & STORE_V_FIRST) {
+            qb_sql(b, "%s(o.vflags&%d)=0 OR NOT EXISTS(SELECT 1 FROM objects o3"
+                      " WHERE o3.coll_id=?1 AND o3.stix_id=o.stix_id"
+                      " AND o3.version_us<o.version_us", sep, SQ_VF_OLDER);
+            qb_exist(b, "o3", &spec, &vis, reader);
+            qb_sql(b, ")");
+            sep = " OR ";
+        }
+        if (q->n_versions) {
+            qb_sql(b, "%so.version_us IN ", sep);
+            qb_ints(b, q->versions, q->n_versions, &l);
+        }
+        qb_sql(b, ")");
+    }
+}
+
+static void qb_bind(const struct qb *b, sqlite3_stmt *st)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->p[i].is_text)
+            sqlite3_bind_text(st, (int)i + 1, b->p[i].t, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_int64(st, (int)i + 1, b->p[i].i);
+    }
+}
+
+int store_query(struct store *s, const struct store_query *q, store_row_fn fn,
+                void *ctx, int *more_out, struct li_err *e)
+{
+    struct qb b;
+    struct sq_conn *c;
+    sqlite3_stmt *st = NULL;
+    int rc;
+    int more = 0;
+    size_t got = 0;
+    int64_t lim;
+
+    qb_init(&b);
+    rc = check_query(q, 0, e);
+    if (rc)
+        goto out;
+    if (!s || !fn) {
+        rc = li_err_set(e, LI_EINVAL, "store_query: bad arguments");
+        goto out;
+    }
+    rc = sq_conn_get(s, &c, e);
+    if (rc)
+        goto out;
+    qb_select(&b, q,
+              q->want_json ? "o.date_added, o.version_us, o.submitter,"
+                             " o.marking_set, o.stix_id, o.type,"
+                             " o.spec_version, o.json"
+                           : "o.date_added, o.version_us, o.submitter,"
+                             " o.marking_set, o.stix_id, o.type,"
+                             " o.spec_version",
+              NULL);
+    lim = q->limit >= (size_t)INT64_MAX ? INT64_MAX : (int64_t)q->limit + 1;
+    qb_sql(&b, " ORDER BY o.date_added LIMIT ?%d",
+           qb_param(&b, 0, lim, NULL));
+    if (b.rc) {
+        rc = li_err_set(e, LI_ELIMIT, "store: query too large");
+        goto out;
+    }
+    rc = sq_stmt(c->db, &c->cache, b.sql.data, &st, e);
+    if (rc)
+        goto out;
+    qb_bind(&b, st);
+    for (;;) {
+        struct store_row row;
+        int r = sqlite3_step(st);
+
+        if (r == SQLITE_DONE)
+            break;
+        if (r != SQLITE_ROW) {
+            rc = sq_fail(e, c->db, r, "query");
+            goto out;
+        }
+        if (got == q->limit) {
+            more = 1;
+            break;
+        }
+        row.date_added_us = sqlite3_column_int64(st, 0);
+        row.version_us = sqlite3_column_int64(st, 1);
+        row.submitter = sqlite3_column_int64(st, 2);
+        row.marking_set = sqlite3_column_int64(st, 3);
+        row.stix_id = (const char *)sqlite3_column_text(st, 4);
+        row.type = (const char *)sqlite3_column_text(st, 5);
+        row.spec_version = (const char *)sqlite3_column_text(st, 6);
+        row.json = NULL;
+        row.json_len = 0;
+        if (q->want_json) {
+            row.json = (const char *)sqlite3_column_text(st, 7);
+            row.json_len = (size_t)sqlite3_column_bytes(st, 7);
+        }
+        if (!row.stix_id || !row.type || !row.spec_version ||
+            (q->want_json && !row.json)) {
+            rc = sq_fail(e, c->db, sqlite3_errcode(c->db), "query: row");
+            goto out;
+        }
+        got++;
+        rc = fn(ctx, &row);
+        if (rc)
+            goto out;
+    }
+    if (more_out)
+        *more_out = more;
+out:
+    if (st) {
+        /* end the read transaction now, not at the next query */
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    qb_release(&b);
+    return rc;
+}
+
+int store_delete(struct store *s, const struct store_query *q,
+                 const char *stix_id, size_t *n_deleted_out,
+                 struct li_err *e)
+{
+    struct qb b;
+    sqlite3_stmt *st = NULL;
+    int64_t *victims = NULL;
+    size_t n = 0, cap = 0;
+    int rc, locked = 0;
+
+    qb_init(&b);
+    rc = check_query(q, 1, e);
+    if (rc)
+        goto out;
+    if (!s || !stix_id || !*stix_id) {
+        rc = li_err_set(e, LI_EINVAL, "store_delete: bad arguments");
+        goto out;
+    }
+    qb_select(&b, q, "o.date_added", stix_id);
+    if (b.rc) {
+        rc = li_err_set(e, LI_ELIMIT, "store: query too large");
+        goto out;
+    }
+    pthread_mutex_lock(&s->wmu);
+    locked = 1;
+    rc = sq_wbegin(s, e);
+    if (rc)
+        goto out;
+    /* Select first, then delete: "last"/"first" must be judged on the
+     * versions as they were before any is removed. */
+    rc = sq_stmt(s->wdb, &s->wcache, b.sql.data, &st, e);
+    if (rc)
+        goto end;
+    qb_bind(&b, st);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            victims = li_xrealloc(victims, cap * sizeof(*victims));
+        }
+        victims[n++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        rc = sq_fail(e, s->wdb, rc, "delete: select");
+        goto end;
+    }
+    rc = 0;
+    if (n == 0)
+        goto end;
+    rc = sq_stmt(s->wdb, &s->wcache,
+                 "DELETE FROM objects WHERE date_added=?1", &st, e);
+    if (rc)
+        goto end;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        int r;
+        sqlite3_bind_int64(st, 1, victims[i]);
+        r = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (r != SQLITE_DONE)
+            rc = sq_fail(e, s->wdb, r, "delete");
+    }
+    if (rc == 0)
+        rc = sq_vflags_fix(s, q->coll_id, stix_id, e);
+end:
+    rc = sq_wend(s, rc, e);
+    if (rc == 0 && n_deleted_out)
+        *n_deleted_out = n;
+out:
+    if (locked)
+        pthread_mutex_unlock(&s->wmu);
+    free(victims);
+    qb_release(&b);
+    return rc;
+}

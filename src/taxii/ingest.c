@@ -1,0 +1,301 @@
+/*
+ * ingest.c - Add Objects (TAXII 2.1 section 5.5): POST an envelope to
+ * {api-root}/collections/{id}/objects/.
+ *
+ *   1. Content-Type must be application/taxii+json (2.1 or no version): 415.
+ *   2. The body is parsed with jsonx_parse (duplicate keys refused, nesting
+ *      limited to max_json_depth): not JSON -> 400, too deep -> 400 (the body
+ *      is below max_content_length, where TAXII forbids 413); JSON that is
+ *      not an object with an "objects" array -> 422; more than max_objects
+ *      objects -> 400 (again not 413, for the same reason).
+ *   3. Each object is checked (validate.c) and serialised compactly with its
+ *      key order kept (jsonx_dump); a failing one, or one longer than
+ *      max_object_bytes, becomes a failure entry with a specific message.
+ *   4. One store_put() for all valid objects: it returns once they are
+ *      durable. An exact duplicate (same id and version already stored) is a
+ *      success, with a message saying so.
+ *   5. A status resource (always "complete": nothing is left pending) is
+ *      built, kept with store_status_put() for the submitter, and returned
+ *      with 202.
+ * All-or-nothing per request only in the sense of store_put: if the store
+ * fails, nothing is acknowledged (5xx) and the client may resend.
+ */
+#include "taxii/taxii_int.h"
+
+#include "core/log.h"
+#include "json/jsonx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MSG_MAX 200
+
+struct entry {
+    struct taxii_obj_info info;
+    int failed;
+    size_t msg_off;        /* into msgs, when failed */
+    size_t json_off;       /* into jsonbuf, when valid */
+    size_t json_len;
+    size_t store_idx;      /* index into the store arrays, when valid */
+};
+
+static int add_detail(struct li_buf *b, int first, const char *id,
+                      const char *version, const char *message)
+{
+    int rc = li_buf_addstr(b, first ? "{\"id\":" : ",{\"id\":");
+    if (!rc)
+        rc = li_buf_add_jsonstr(b, id, strlen(id));
+    if (!rc)
+        rc = li_buf_addstr(b, ",\"version\":");
+    if (!rc)
+        rc = li_buf_add_jsonstr(b, version, strlen(version));
+    if (!rc && message) {
+        rc = li_buf_addstr(b, ",\"message\":");
+        if (!rc)
+            rc = li_buf_add_jsonstr(b, message, strlen(message));
+    }
+    if (!rc)
+        rc = li_buf_addc(b, '}');
+    return rc;
+}
+
+/* Write the status resource; details = 0 leaves out the per-object lists
+ * (they are optional) when the full form does not fit a response. */
+static int write_status(struct li_buf *b, const char *id,
+                        const char *request_ts, size_t total,
+                        const struct entry *ents, const struct li_buf *msgs,
+                        const int *result, const int64_t *date_added,
+                        size_t n_ok, int details)
+{
+    size_t i, n_fail = total - n_ok;
+    int rc, first;
+    char ver[LI_TIME_BUF], idbuf[48];
+
+    rc = li_buf_addf(b,
+                     "{\"id\":\"%s\",\"status\":\"complete\","
+                     "\"request_timestamp\":\"%s\",\"total_count\":%zu,"
+                     "\"success_count\":%zu",
+                     id, request_ts, total, n_ok);
+    if (!rc && details && n_ok) {
+        rc = li_buf_addstr(b, ",\"successes\":[");
+        first = 1;
+        for (i = 0; !rc && i < total; i++) {
+            const struct entry *en = &ents[i];
+            size_t k = en->store_idx;
+            if (en->failed)
+                continue;
+            if (en->info.version_us == STORE_NO_VERSION)
+                li_time_format(date_added[k], 6, ver);
+            else
+                taxii_format_version(en->info.version_us, ver);
+            rc = add_detail(b, first, en->info.id, ver,
+                            result[k] == STORE_DUPLICATE
+                                ? "this version was already in the "
+                                  "collection"
+                                : NULL);
+            first = 0;
+        }
+        if (!rc)
+            rc = li_buf_addc(b, ']');
+    }
+    if (!rc)
+        rc = li_buf_addf(b, ",\"failure_count\":%zu", n_fail);
+    if (!rc && details && n_fail) {
+        rc = li_buf_addstr(b, ",\"failures\":[");
+        first = 1;
+        for (i = 0; !rc && i < total; i++) {
+            const struct entry *en = &ents[i];
+            const char *oid = en->info.id;
+            if (!en->failed)
+                continue;
+            if (!oid) {
+                snprintf(idbuf, sizeof idbuf, "objects[%zu]", i);
+                oid = idbuf;
+            }
+            rc = add_detail(b, first, oid,
+                            en->info.version_text ? en->info.version_text
+                                                  : "",
+                            msgs->data + en->msg_off);
+            first = 0;
+        }
+        if (!rc)
+            rc = li_buf_addc(b, ']');
+    }
+    if (!rc)
+        rc = li_buf_addstr(b, ",\"pending_count\":0}");
+    return rc;
+}
+
+void taxii_post_objects(struct taxii_ctx *c)
+{
+    struct taxii *t = c->t;
+    const struct taxii_req *req = c->req;
+    struct taxii_resp *resp = c->resp;
+    const struct li_limits *lim = &t->limits;
+    json_t *root = NULL, *arr;
+    struct entry *ents = NULL;
+    struct store_obj *objs = NULL;
+    int *result = NULL;
+    int64_t *date_added = NULL;
+    struct li_buf jsonbuf, msgs, st;
+    struct li_err e = {0};
+    char status_id[LI_UUID_LEN + 1], request_ts[LI_TIME_BUF];
+    int64_t now;
+    size_t n, i, n_ok = 0;
+    int rc;
+
+    li_buf_init(&jsonbuf, LI_BUF_NOLIMIT);
+    li_buf_init(&msgs, LI_BUF_NOLIMIT);
+    li_buf_init(&st, LI_BUF_NOLIMIT);
+
+    if (!taxii_content_type_ok(req->content_type)) {
+        taxii_fail(resp, TAXII_C_UNSUPPORTED_MEDIA,
+                   "send the envelope as " TAXII_MEDIA);
+        goto out;
+    }
+    now = li_time_now_us();
+    li_time_format(now, 6, request_ts);
+    if (!req->body || !req->body_len) {
+        taxii_fail(resp, TAXII_C_BAD_BODY, "the request has no body");
+        goto out;
+    }
+    rc = jsonx_parse(req->body, req->body_len, lim->max_json_depth, &root,
+                     &e);
+    if (rc == LI_ELIMIT) {
+        taxii_fail(resp, TAXII_C_TOO_DEEP,
+                   "arrays and objects nest deeper than %d levels",
+                   lim->max_json_depth);
+        goto out;
+    }
+    if (rc == LI_ENOMEM) {
+        taxii_fail_code(resp, rc, NULL);
+        goto out;
+    }
+    if (rc) {
+        taxii_fail(resp, TAXII_C_BAD_BODY, "%s", e.msg);
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        taxii_fail(resp, TAXII_C_UNPROCESSABLE,
+                   "the body must be an envelope: {\"objects\":[...]}");
+        goto out;
+    }
+    arr = json_object_get(root, "objects");
+    if (arr && !json_is_array(arr)) {
+        taxii_fail(resp, TAXII_C_UNPROCESSABLE,
+                   "the envelope's \"objects\" must be an array");
+        goto out;
+    }
+    n = arr ? json_array_size(arr) : 0;
+    if (n > lim->max_objects) {
+        taxii_fail(resp, TAXII_C_TOO_MANY,
+                   "the envelope holds %zu objects; this server accepts at "
+                   "most %zu per request: send them in several envelopes",
+                   n, lim->max_objects);
+        goto out;
+    }
+
+    if (n) {
+        ents = calloc(n, sizeof *ents);
+        objs = calloc(n, sizeof *objs);
+        result = calloc(n, sizeof *result);
+        date_added = calloc(n, sizeof *date_added);
+        if (!ents || !objs || !result || !date_added) {
+            taxii_fail_code(resp, LI_ENOMEM, NULL);
+            goto out;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        struct entry *en = &ents[i];
+        json_t *o = json_array_get(arr, i);
+        char msg[MSG_MAX];
+
+        if (taxii_validate_object(o, &en->info, msg, sizeof msg) == 0) {
+            size_t before = jsonbuf.len;
+            rc = jsonx_dump(o, &jsonbuf);
+            if (rc) {
+                taxii_fail_code(resp, LI_ENOMEM, NULL);
+                goto out;
+            }
+            en->json_off = before;
+            en->json_len = jsonbuf.len - before;
+            if (en->json_len > lim->max_object_bytes) {
+                li_buf_truncate(&jsonbuf, before);
+                snprintf(msg, sizeof msg,
+                         "the object is %zu bytes; this server stores "
+                         "objects of at most %zu bytes",
+                         en->json_len, lim->max_object_bytes);
+            } else {
+                en->store_idx = n_ok++;
+                continue;
+            }
+        }
+        en->failed = 1;
+        en->msg_off = msgs.len;
+        if (li_buf_add(&msgs, msg, strlen(msg) + 1)) {
+            taxii_fail_code(resp, LI_ENOMEM, NULL);
+            goto out;
+        }
+    }
+    /* jsonbuf no longer moves: point the store objects into it. */
+    for (i = 0; i < n; i++) {
+        struct entry *en = &ents[i];
+        struct store_obj *so;
+        if (en->failed)
+            continue;
+        so = &objs[en->store_idx];
+        so->stix_id = en->info.id;
+        so->type = en->info.type;
+        so->spec_version = en->info.spec_version;
+        so->version_us = en->info.version_us;
+        so->json = jsonbuf.data + en->json_off;
+        so->json_len = en->json_len;
+        so->marking_set = 0;   /* policy will assign marking sets */
+    }
+    if (n_ok) {
+        rc = store_put(t->store, c->coll->id, req->who->partner_id, objs,
+                       n_ok, result, date_added, &e);
+        if (rc) {
+            li_error("taxii: store_put (%zu objects): %s", n_ok, e.msg);
+            taxii_fail_code(resp, rc, &e);
+            goto out;
+        }
+    }
+
+    li_uuid_v4(status_id);
+    rc = write_status(&st, status_id, request_ts, n, ents, &msgs, result,
+                      date_added, n_ok, 1);
+    if (rc) {
+        taxii_fail_code(resp, LI_ENOMEM, NULL);
+        goto out;
+    }
+    rc = store_status_put(t->store, status_id, c->root->id,
+                          req->who->partner_id, now, st.data, st.len, &e);
+    if (rc) /* the objects are stored; the status is only lost for later */
+        li_warn("taxii: keeping status %s failed: %s", status_id, e.msg);
+    rc = li_buf_add(&resp->body, st.data, st.len);
+    if (rc) {
+        /* Too big for a response: send the counts without the lists. */
+        li_buf_clear(&resp->body);
+        rc = write_status(&resp->body, status_id, request_ts, n, ents, &msgs,
+                          result, date_added, n_ok, 0);
+    }
+    if (rc) {
+        taxii_fail(resp, TAXII_C_TOO_LARGE_RESP, NULL);
+        goto out;
+    }
+    li_info("taxii: %s added %zu of %zu objects to %s (status %s)",
+            req->who->user, n_ok, n, c->coll->uuid, status_id);
+    resp->status = 202;
+out:
+    if (root)
+        json_decref(root);
+    free(ents);
+    free(objs);
+    free(result);
+    free(date_added);
+    li_buf_release(&jsonbuf);
+    li_buf_release(&msgs);
+    li_buf_release(&st);
+}

@@ -1,0 +1,381 @@
+/*
+ * objects.c - the read side of a collection: Get Objects, Get Object
+ * Manifests, Get an Object, Get Object Versions, and Delete an Object
+ * (TAXII 2.1 sections 5.3, 5.4, 5.6, 5.7, 5.8).
+ *
+ * Pages are built by appending to resp->body while the store streams rows
+ * in ascending date_added order: an object page is the stored JSON texts
+ * concatenated, never parsed or re-serialised here. The envelope is written
+ * objects-first ({"objects":[...],"more":true,"next":"..."}), because more is
+ * only known at the end; key order is insignificant in TAXII JSON. An empty
+ * page is {"more":false}. When the next row would pass the response body
+ * limit the page ends early with more:true and a cursor after the last row
+ * that fitted.
+ *
+ * Defaults (see docs/taxii.md): match[version] is "last" for objects,
+ * manifest and object-by-id, "all" for versions and for DELETE (deleting
+ * "an object" removes every version unless match[version] narrows it, so
+ * that a later GET of it is a 404 as 5.7 requires). match[spec_version]
+ * absent means every spec_version: this hub stores STIX 2.1 only, so that
+ * is also "the latest specification version" 3.4.1 asks for.
+ */
+#include "taxii/taxii_int.h"
+
+#include "core/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define USEC_PER_MSEC 1000
+/* Room kept for "],\"more\":true,\"next\":\"<token>\"}". */
+#define TAIL_RESERVE (32 + TAXII_CURSOR_MAX)
+
+size_t taxii_format_version(int64_t us, char out[LI_TIME_BUF])
+{
+    return li_time_format(us, us % USEC_PER_MSEC == 0 ? 3 : 6, out);
+}
+
+enum page_kind { PAGE_OBJECTS, PAGE_MANIFEST, PAGE_VERSIONS };
+
+struct page {
+    enum page_kind kind;
+    struct li_buf *b;
+    size_t n;
+    int64_t first_us;
+    int64_t last_us;
+    int full;          /* the body limit stopped the page */
+    int error;         /* an allocation failed */
+};
+
+static void version_text(const struct store_row *row, char out[LI_TIME_BUF])
+{
+    /* An object with neither modified nor created has one version; TAXII
+     * asks for "a value consistent to the server": its date_added. */
+    if (row->version_us == STORE_NO_VERSION)
+        li_time_format(row->date_added_us, 6, out);
+    else
+        taxii_format_version(row->version_us, out);
+}
+
+static int page_row(void *ctx, const struct store_row *row)
+{
+    struct page *p = ctx;
+    struct li_buf *b = p->b;
+    size_t before = b->len;
+    char ver[LI_TIME_BUF], added[LI_TIME_BUF];
+    int rc;
+
+    rc = p->n ? li_buf_addc(b, ',') : 0;
+    switch (p->kind) {
+    case PAGE_OBJECTS:
+        if (!rc && !row->json)
+            rc = LI_EINTERNAL;
+        if (!rc)
+            rc = li_buf_add(b, row->json, row->json_len);
+        break;
+    case PAGE_MANIFEST:
+        version_text(row, ver);
+        li_time_format(row->date_added_us, 6, added);
+        if (!rc)
+            rc = li_buf_addstr(b, "{\"id\":");
+        if (!rc)
+            rc = li_buf_add_jsonstr(b, row->stix_id, strlen(row->stix_id));
+        if (!rc)
+            rc = li_buf_addf(b,
+                             ",\"date_added\":\"%s\",\"version\":\"%s\","
+                             "\"media_type\":",
+                             added, ver);
+        if (!rc) {
+            char mt[96];
+            int n = snprintf(mt, sizeof mt, "application/stix+json;version=%s",
+                             row->spec_version);
+            if (n < 0 || (size_t)n >= sizeof mt)
+                n = snprintf(mt, sizeof mt, "%s", STIX_MEDIA);
+            rc = li_buf_add_jsonstr(b, mt, (size_t)n);
+        }
+        if (!rc)
+            rc = li_buf_addc(b, '}');
+        break;
+    case PAGE_VERSIONS:
+        version_text(row, ver);
+        if (!rc)
+            rc = li_buf_addf(b, "\"%s\"", ver);
+        break;
+    }
+    if (rc) {
+        li_buf_truncate(b, before);
+        if (rc == LI_ELIMIT)
+            p->full = 1;
+        else
+            p->error = rc;
+        return 1;
+    }
+    if (!p->n)
+        p->first_us = row->date_added_us;
+    p->last_us = row->date_added_us;
+    p->n++;
+    return 0;
+}
+
+/* Run one page query and write the whole response. */
+static void run_page(struct taxii_ctx *c, enum page_kind kind,
+                     struct store_query *q, const struct taxii_filter *f,
+                     const char *object)
+{
+    struct taxii_resp *resp = c->resp;
+    struct li_buf *b = &resp->body;
+    struct taxii_cursor_scope sc;
+    struct page p;
+    struct li_err e = {0};
+    int64_t pos;
+    size_t max_saved;
+    int more = 0, rc;
+
+    memset(&sc, 0, sizeof sc);
+    sc.ep = c->route->ep;
+    sc.root_id = c->root->id;
+    sc.coll_id = c->coll->id;
+    sc.reader = c->req->who->partner_id;
+    sc.object = object;
+    sc.f = f;
+    if (f->next) {
+        if (taxii_cursor_check(c->t->cursor_key, &sc, f->next, &pos)) {
+            taxii_fail(resp, TAXII_C_BAD_CURSOR,
+                       "'next' was not issued for this query, reader and "
+                       "collection, or it was altered");
+            return;
+        }
+        if (pos > q->after_us)
+            q->after_us = pos;
+    }
+
+    memset(&p, 0, sizeof p);
+    p.kind = kind;
+    p.b = b;
+    rc = li_buf_addstr(b, kind == PAGE_VERSIONS ? "{\"versions\":["
+                                                : "{\"objects\":[");
+    if (rc) {
+        taxii_fail(resp, TAXII_C_TOO_LARGE_RESP, NULL);
+        return;
+    }
+    /* Rows may fill the body up to its limit less room for the tail. */
+    max_saved = b->max;
+    b->max = max_saved > TAIL_RESERVE ? max_saved - TAIL_RESERVE : 0;
+    rc = store_query(c->t->store, q, page_row, &p, &more, &e);
+    b->max = max_saved;
+    if (p.error) {
+        taxii_fail_code(resp, p.error == LI_ENOMEM ? LI_ENOMEM : LI_EINTERNAL,
+                        NULL);
+        return;
+    }
+    if (p.full) {
+        if (!p.n) {
+            taxii_fail(resp, TAXII_C_TOO_LARGE_RESP,
+                       "the next stored object does not fit in a response");
+            return;
+        }
+        more = 1;
+    } else if (rc) {
+        li_error("taxii: query: %s", e.msg);
+        taxii_fail_code(resp, rc, &e);
+        return;
+    }
+
+    /* Close the envelope; TAIL_RESERVE kept room for it. */
+    b->max = max_saved;
+    if (p.n) {
+        rc = li_buf_addstr(b, more ? "],\"more\":true" : "],\"more\":false");
+        if (!rc && more) {
+            char next[TAXII_CURSOR_MAX];
+            taxii_cursor_make(c->t->cursor_key, &sc, p.last_us, next);
+            rc = li_buf_addf(b, ",\"next\":\"%s\"", next);
+        }
+    } else {
+        li_buf_truncate(b, 1);
+        rc = li_buf_addstr(b, more ? "\"more\":true" : "\"more\":false");
+    }
+    if (!rc)
+        rc = li_buf_addc(b, '}');
+    if (rc) {
+        taxii_fail(resp, TAXII_C_TOO_LARGE_RESP, NULL);
+        return;
+    }
+    li_time_format(p.first_us, 6, resp->date_added_first);
+    li_time_format(p.last_us, 6, resp->date_added_last);
+    if (!p.n) {
+        resp->date_added_first[0] = '\0';
+        resp->date_added_last[0] = '\0';
+    }
+    resp->status = 200;
+}
+
+static void filter_failed(struct taxii_resp *resp, int rc,
+                          const struct li_err *e)
+{
+    if (rc == LI_ENOMEM)
+        taxii_fail_code(resp, rc, NULL);
+    else
+        taxii_fail(resp, TAXII_C_BAD_PARAM, "%s", e->msg);
+}
+
+static void query_from_filter(struct taxii_ctx *c, struct store_query *q,
+                              const struct taxii_filter *f)
+{
+    memset(q, 0, sizeof q[0]);
+    q->coll_id = c->coll->id;
+    q->after_us = f->added_after;
+    q->ids = f->ids;
+    q->n_ids = f->n_ids;
+    q->types = f->types;
+    q->n_types = f->n_types;
+    q->version_flags = f->version_flags;
+    q->versions = f->versions;
+    q->n_versions = f->n_versions;
+    q->spec_versions = f->spec_versions;
+    q->n_spec_versions = f->n_spec_versions;
+    q->limit = f->limit;
+    q->reader_partner = c->req->who->partner_id;
+    /* Releasability (policy, issue 4) will set visible_sets here. */
+    q->visible_sets = NULL;
+    q->n_visible_sets = 0;
+}
+
+void taxii_get_objects(struct taxii_ctx *c)
+{
+    struct taxii_filter f;
+    struct store_query q;
+    struct li_err e = {0};
+    int rc;
+
+    rc = taxii_filter_parse(&f, c->req,
+                            TAXII_P_ADDED_AFTER | TAXII_P_LIMIT |
+                                TAXII_P_NEXT | TAXII_P_ID | TAXII_P_TYPE |
+                                TAXII_P_VERSION | TAXII_P_SPEC,
+                            STORE_V_LAST, &c->t->limits, &e);
+    if (rc) {
+        filter_failed(c->resp, rc, &e);
+        return;
+    }
+    query_from_filter(c, &q, &f);
+    q.want_json = c->route->ep == TAXII_EP_OBJECTS;
+    run_page(c, c->route->ep == TAXII_EP_OBJECTS ? PAGE_OBJECTS
+                                                 : PAGE_MANIFEST,
+             &q, &f, NULL);
+    taxii_filter_release(&f);
+}
+
+static int count_row(void *ctx, const struct store_row *row)
+{
+    (void)row;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+/* 1 if the object has any version in the collection the reader may see,
+ * 0 if not, negative on a store error (resp filled). */
+static int object_exists(struct taxii_ctx *c, const char *object)
+{
+    struct store_query q;
+    struct li_err e = {0};
+    const char *ids[1] = {object};
+    size_t n = 0;
+    int rc;
+
+    memset(&q, 0, sizeof q);
+    q.coll_id = c->coll->id;
+    q.after_us = INT64_MIN;
+    q.ids = ids;
+    q.n_ids = 1;
+    q.version_flags = STORE_V_ALL;
+    q.limit = 1;
+    q.reader_partner = c->req->who->partner_id;
+    rc = store_query(c->t->store, &q, count_row, &n, NULL, &e);
+    if (rc) {
+        li_error("taxii: query: %s", e.msg);
+        taxii_fail_code(c->resp, rc, &e);
+        return -1;
+    }
+    return n > 0;
+}
+
+static void get_by_id(struct taxii_ctx *c, int versions)
+{
+    const char *object = c->route->object;
+    const char *ids[1] = {object};
+    struct taxii_filter f;
+    struct store_query q;
+    struct li_err e = {0};
+    int rc;
+
+    if (!taxii_stix_id_ok(object, strlen(object))) {
+        taxii_fail(c->resp, TAXII_C_NOT_FOUND, "no such object");
+        return;
+    }
+    rc = taxii_filter_parse(&f, c->req,
+                            TAXII_P_ADDED_AFTER | TAXII_P_LIMIT |
+                                TAXII_P_NEXT | TAXII_P_SPEC |
+                                (versions ? 0 : TAXII_P_VERSION),
+                            versions ? STORE_V_ALL : STORE_V_LAST,
+                            &c->t->limits, &e);
+    if (rc) {
+        filter_failed(c->resp, rc, &e);
+        return;
+    }
+    query_from_filter(c, &q, &f);
+    q.ids = ids;
+    q.n_ids = 1;
+    q.want_json = !versions;
+    run_page(c, versions ? PAGE_VERSIONS : PAGE_OBJECTS, &q, &f, object);
+    /* An object that does not exist (for this reader) is a 404; one whose
+     * versions the filters exclude is an empty envelope. */
+    if (c->resp->status == 200 && !c->resp->date_added_first[0] && !f.next) {
+        rc = object_exists(c, object);
+        if (rc == 0)
+            taxii_fail(c->resp, TAXII_C_NOT_FOUND, "no such object");
+    }
+    taxii_filter_release(&f);
+}
+
+void taxii_get_object(struct taxii_ctx *c)
+{
+    get_by_id(c, 0);
+}
+
+void taxii_get_versions(struct taxii_ctx *c)
+{
+    get_by_id(c, 1);
+}
+
+void taxii_delete_object(struct taxii_ctx *c)
+{
+    const char *object = c->route->object;
+    struct taxii_filter f;
+    struct store_query q;
+    struct li_err e = {0};
+    size_t n = 0;
+    int rc;
+
+    if (!taxii_stix_id_ok(object, strlen(object))) {
+        taxii_fail(c->resp, TAXII_C_NOT_FOUND, "no such object");
+        return;
+    }
+    rc = taxii_filter_parse(&f, c->req, TAXII_P_VERSION | TAXII_P_SPEC,
+                            STORE_V_ALL, &c->t->limits, &e);
+    if (rc) {
+        filter_failed(c->resp, rc, &e);
+        return;
+    }
+    query_from_filter(c, &q, &f);
+    rc = store_delete(c->t->store, &q, object, &n, &e);
+    if (rc) {
+        li_error("taxii: delete %s: %s", object, e.msg);
+        taxii_fail_code(c->resp, rc, &e);
+    } else if (n == 0) {
+        taxii_fail(c->resp, TAXII_C_NOT_FOUND, "no such object or version");
+    } else {
+        li_info("taxii: %s deleted %zu version(s) of %s", c->req->who->user,
+                n, object);
+        c->resp->status = 200;
+    }
+    taxii_filter_release(&f);
+}
