@@ -27,6 +27,11 @@
 #include <string.h>
 
 #define USEC_PER_MSEC 1000
+/* A page stops before its body passes this many bytes, whatever the
+ * response limit (http passes LI_BUF_NOLIMIT): page_max objects of
+ * max_object_bytes each would otherwise be gigabytes in memory. Raised to
+ * fit one object of max_object_bytes when that is larger. */
+#define PAGE_BYTES_MAX ((size_t)64 << 20)
 /* Room kept for "],\"more\":true,\"next\":\"<token>\"}". */
 #define TAIL_RESERVE (32 + TAXII_CURSOR_MAX)
 
@@ -128,7 +133,7 @@ static void run_page(struct taxii_ctx *c, enum page_kind kind,
     struct page p;
     struct li_err e = {0};
     int64_t pos;
-    size_t max_saved;
+    size_t max_saved, cap;
     int more = 0, rc;
 
     memset(&sc, 0, sizeof sc);
@@ -158,9 +163,14 @@ static void run_page(struct taxii_ctx *c, enum page_kind kind,
         taxii_fail(resp, TAXII_C_TOO_LARGE_RESP, NULL);
         return;
     }
-    /* Rows may fill the body up to its limit less room for the tail. */
+    /* Rows may fill the body up to its limit (at most PAGE_BYTES_MAX) less
+     * room for the tail. */
     max_saved = b->max;
-    b->max = max_saved > TAIL_RESERVE ? max_saved - TAIL_RESERVE : 0;
+    cap = PAGE_BYTES_MAX;
+    if (cap < c->t->limits.max_object_bytes + 2 * TAIL_RESERVE)
+        cap = c->t->limits.max_object_bytes + 2 * TAIL_RESERVE;
+    b->max = max_saved < cap ? max_saved : cap;
+    b->max = b->max > TAIL_RESERVE ? b->max - TAIL_RESERVE : 0;
     rc = store_query(c->t->store, q, page_row, &p, &more, &e);
     b->max = max_saved;
     if (p.error) {

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1697,6 +1698,30 @@ static void test_helpers(void **state)
     assert_int_equal(taxii_cond_status(TAXII_C_METHOD), 405);
     assert_int_equal(taxii_cond_status(TAXII_C_NOT_ACCEPTABLE), 406);
     assert_int_equal(taxii_cond_status(TAXII_C_UNSUPPORTED_MEDIA), 415);
+    /* lower-layer codes; a 5xx never shows the store's message */
+    {
+        struct taxii_resp r;
+        struct li_err e;
+        static const struct {
+            int code, status;
+        } m[] = {{LI_EINVAL, 400}, {LI_EPARSE, 400}, {LI_EAUTH, 401},
+                 {LI_EPERM, 403}, {LI_ENOTFOUND, 404}, {LI_EEXIST, 409},
+                 {LI_ECONFLICT, 409}, {LI_EUNSUPP, 415}, {LI_EBUSY, 503},
+                 {LI_ENOMEM, 503}, {LI_EIO, 500}, {LI_EINTERNAL, 500},
+                 {LI_ELIMIT, 500}};
+        taxii_resp_init(&r, 4096);
+        for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+            li_err_set(&e, m[i].code, "secret sqlite detail");
+            taxii_fail_code(&r, m[i].code, &e);
+            assert_int_equal(r.status, m[i].status);
+            assert_string_equal(r.content_type, TAXII_MEDIA);
+            if (m[i].status >= 500)
+                assert_null(strstr(r.body.data, "sqlite"));
+            else
+                assert_non_null(strstr(r.body.data, "sqlite"));
+        }
+        taxii_resp_release(&r);
+    }
     /* taxii_error: description optional, http_status a string */
     {
         struct taxii_resp r;
@@ -1727,6 +1752,115 @@ static void test_helpers(void **state)
     }
 }
 
+/* taxii_handle() from several threads at once: two writers post while two
+ * readers walk the collection with next; each reader sees date_added
+ * strictly increasing and no object twice. */
+struct conc {
+    struct fixture *f;
+    char path[160];
+    int id_base;
+    int errors;
+    int seen;
+};
+
+static void *conc_writer(void *arg)
+{
+    struct conc *c = arg;
+    struct taxii_resp resp;
+    taxii_resp_init(&resp, LI_BUF_NOLIMIT);
+    for (int i = 0; i < 40; i++) {
+        char o[1024], body[1100];
+        struct taxii_req req = {0};
+        indicator(o, sizeof o, c->id_base + i, "indicator",
+                  "2020-01-01T00:00:00.000Z", "2020-01-01T00:00:00.000Z");
+        snprintf(body, sizeof body, "{\"objects\":[%s]}", o);
+        req.method = "POST";
+        req.path = c->path;
+        req.content_type = TAXII_MEDIA;
+        req.body = body;
+        req.body_len = strlen(body);
+        req.who = &c->f->alice;
+        if (taxii_handle(c->f->t, &req, &resp) || resp.status != 202)
+            c->errors++;
+    }
+    taxii_resp_release(&resp);
+    return NULL;
+}
+
+static void *conc_reader(void *arg)
+{
+    struct conc *c = arg;
+    struct taxii_resp resp;
+    char nx[100] = "", last[LI_TIME_BUF] = "";
+    char ids[200][64];
+    int n_ids = 0;
+
+    taxii_resp_init(&resp, LI_BUF_NOLIMIT);
+    for (int page = 0; page < 200; page++) {
+        struct taxii_param ps[2] = {{"limit", "3"}, {"next", nx}};
+        struct taxii_req req = {0};
+        json_t *j, *objs;
+        req.method = "GET";
+        req.path = c->path;
+        req.params = ps;
+        req.n_params = nx[0] ? 2 : 1;
+        req.who = &c->f->alice;
+        if (taxii_handle(c->f->t, &req, &resp) || resp.status != 200) {
+            c->errors++;
+            break;
+        }
+        j = json_loads(resp.body.data, 0, NULL);
+        objs = json_object_get(j, "objects");
+        if (json_array_size(objs)) {
+            if (strcmp(last, resp.date_added_first) >= 0)
+                c->errors++;
+            li_strlcpy(last, resp.date_added_last, sizeof last);
+        }
+        for (size_t k = 0; k < json_array_size(objs) && n_ids < 200; k++) {
+            const char *id = jsonx_str(json_array_get(objs, k), "id");
+            for (int m = 0; m < n_ids; m++)
+                if (strcmp(ids[m], id) == 0)
+                    c->errors++;
+            li_strlcpy(ids[n_ids++], id, sizeof ids[0]);
+        }
+        if (!json_is_true(json_object_get(j, "more"))) {
+            json_decref(j);
+            break;
+        }
+        li_strlcpy(nx, jsonx_str(j, "next"), sizeof nx);
+        json_decref(j);
+    }
+    c->seen = n_ids;
+    taxii_resp_release(&resp);
+    return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+    struct fixture *f = *state;
+    struct conc c[4];
+    pthread_t th[4];
+
+    for (int i = 0; i < 4; i++) {
+        memset(&c[i], 0, sizeof c[i]);
+        c[i].f = f;
+        c[i].id_base = 10000 * (i + 1);
+        coll_path(c[i].path, sizeof c[i].path, "api1", f->rw, "objects/");
+        assert_int_equal(pthread_create(&th[i], NULL,
+                                        i < 2 ? conc_writer : conc_reader,
+                                        &c[i]),
+                         0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(c[i].errors, 0);
+    }
+    /* afterwards one reader sees all 80 */
+    conc_reader(&c[2]);
+    assert_int_equal(c[2].errors, 0);
+    assert_int_equal(c[2].seen, 80);
+}
+
 int main(void)
 {
     li_log_set_level(LI_LOG_WARN);
@@ -1755,6 +1889,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_response_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_roundtrip, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
