@@ -10,8 +10,9 @@
  * line); '-' reads stdin. Human output is one line per finding,
  * "FILE: OBJECT-ID: PATH: message" (warnings say "warning:"), then one
  * summary line, all on stdout. Problems with a file itself (unreadable:
- * stderr, exit 2; not JSON: a finding with id "(no id)"). --json prints one JSON object per finding and a final summary
- * object instead. Exit status (cli.h): 0 all valid, 1 something invalid
+ * stderr, exit 2; not JSON: a finding with id "(no id)"). --json prints one
+ * JSON object per finding and a final summary object instead. Exit status
+ * (cli.h): 0 all valid, 1 something invalid
  * (--strict: warnings count as errors), 2 usage or I/O error.
  *
  * --patterns reads JSON lines {"pattern": "...", "pattern_version": "2.1"}
@@ -34,35 +35,36 @@
 
 #define PROG "liaison validate"
 #define VALIDATE_MAX_FILE (1024u * 1024 * 1024) /* bytes read from one FILE */
-#define VALIDATE_MAX_FINDINGS 100000u        /* shown per document */
+#define VALIDATE_MAX_FINDINGS 100000u           /* shown per document */
 
 struct run {
-    int json;                /* --json */
-    int strict;              /* --strict */
+    int json;   /* --json */
+    int strict; /* --strict */
     size_t objects, errors, warnings, files;
     struct stix_report rep;
     struct stix_opts opts;
-    struct li_buf out;       /* one output line */
+    struct li_buf out; /* one output line */
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: liaison validate [--json] [--strict] FILE...\n"
-            "       liaison validate --patterns FILE\n"
-            "\n"
-            "Check STIX 2.1 objects: bundles, TAXII envelopes, single objects,\n"
-            "JSON arrays or JSON lines. '-' reads standard input.\n"
-            "\n"
-            "  --json      one JSON object per finding, then a summary object\n"
-            "  --strict    count warnings as errors\n"
-            "  --patterns  FILE holds JSON lines {\"pattern\": \"...\"}; print\n"
-            "              {\"valid\": true} or {\"valid\": false, \"error\": ...}\n"
-            "              for each line, in order\n"
-            "  --help      this text\n"
-            "\n"
-            "Output: FILE: OBJECT-ID: PATH: message, then a summary line.\n"
-            "Exit status: 0 valid, 1 invalid, 2 usage or I/O error.\n");
+    fprintf(
+        f, "usage: liaison validate [--json] [--strict] FILE...\n"
+           "       liaison validate --patterns FILE\n"
+           "\n"
+           "Check STIX 2.1 objects: bundles, TAXII envelopes, single objects,\n"
+           "JSON arrays or JSON lines. '-' reads standard input.\n"
+           "\n"
+           "  --json      one JSON object per finding, then a summary object\n"
+           "  --strict    count warnings as errors\n"
+           "  --patterns  FILE holds JSON lines {\"pattern\": \"...\"}; print\n"
+           "              {\"valid\": true} or {\"valid\": false, \"error\": "
+           "...}\n"
+           "              for each line, in order\n"
+           "  --help      this text\n"
+           "\n"
+           "Output: FILE: OBJECT-ID: PATH: message, then a summary line.\n"
+           "Exit status: 0 valid, 1 invalid, 2 usage or I/O error.\n");
 }
 
 /* Read all of path ('-' = stdin) into b. 0 or LI_EIO / LI_ELIMIT / LI_ENOMEM
@@ -78,8 +80,9 @@ static int read_all(const char *path, struct li_buf *b, struct li_err *e)
         return li_err_set(e, LI_EIO, "%s", strerror(errno));
     while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
         if ((rc = li_buf_add(b, chunk, n))) {
-            li_err_set(e, rc, rc == LI_ELIMIT ? "file larger than %u bytes"
-                                              : "out of memory",
+            li_err_set(e, rc,
+                       rc == LI_ELIMIT ? "file larger than %u bytes"
+                                       : "out of memory",
                        VALIDATE_MAX_FILE);
             goto out;
         }
@@ -199,8 +202,8 @@ static int validate_file(struct run *r, const char *file)
             size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
             size_t k;
             line++;
-            for (k = 0; k < n && (p[k] == ' ' || p[k] == '\t' ||
-                                  p[k] == '\r'); k++)
+            for (k = 0; k < n && (p[k] == ' ' || p[k] == '\t' || p[k] == '\r');
+                 k++)
                 ;
             if (k < n) {
                 li_err_clear(&e2);

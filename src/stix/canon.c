@@ -136,9 +136,12 @@ static int canon(const json_t *v, struct li_buf *b, int depth)
     if (depth > STIX_MAX_CANON_DEPTH)
         return LI_ELIMIT;
     switch (json_typeof(v)) {
-    case JSON_NULL: return li_buf_addstr(b, "null");
-    case JSON_TRUE: return li_buf_addstr(b, "true");
-    case JSON_FALSE: return li_buf_addstr(b, "false");
+    case JSON_NULL:
+        return li_buf_addstr(b, "null");
+    case JSON_TRUE:
+        return li_buf_addstr(b, "true");
+    case JSON_FALSE:
+        return li_buf_addstr(b, "false");
     case JSON_INTEGER: {
         json_int_t iv = json_integer_value(v);
         /* JCS numbers are IEEE doubles: large integers print as doubles */
@@ -146,14 +149,16 @@ static int canon(const json_t *v, struct li_buf *b, int depth)
             return add_number(b, (double)iv);
         return li_buf_addf(b, "%lld", (long long)iv);
     }
-    case JSON_REAL: return add_number(b, json_real_value(v));
+    case JSON_REAL:
+        return add_number(b, json_real_value(v));
     case JSON_STRING:
         return li_buf_add_jsonstr(b, json_string_value(v),
                                   json_string_length(v));
     case JSON_ARRAY:
         if ((rc = li_buf_addc(b, '[')))
             return rc;
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             if (i && (rc = li_buf_addc(b, ',')))
                 return rc;
             if ((rc = canon(x, b, depth + 1)))
@@ -167,7 +172,8 @@ static int canon(const json_t *v, struct li_buf *b, int depth)
         if (n > 32 && !(keys = malloc(n * sizeof(*keys))))
             return LI_ENOMEM;
         i = 0;
-        json_object_foreach((json_t *)v, k, x) {
+        json_object_foreach((json_t *)v, k, x)
+        {
             (void)x;
             keys[i++] = k;
         }

@@ -19,7 +19,8 @@
 #include <string.h>
 #include <strings.h>
 
-/* ---- helpers ---------------------------------------------------------------- */
+/* ---- helpers ----------------------------------------------------------------
+ */
 
 static int has(const json_t *o, const char *k)
 {
@@ -41,17 +42,24 @@ static void order(struct stix_vctx *c, const json_t *o, const char *earlier,
     if (b < a || (strict && b == a)) {
         stix_push_key(c, later);
         stix_emit(c, STIX_ERROR, "%s must be %s %s", later,
-                  strict ? "later than" : "the same as or later than",
-                  earlier);
+                  strict ? "later than" : "the same as or later than", earlier);
         stix_pop(c);
     }
 }
 
-/* ---- common to SDOs, SROs and meta objects ---------------------------------- */
+/* ---- common to SDOs, SROs and meta objects ----------------------------------
+ */
 
 void stix_check_common_sdo(struct stix_vctx *c, const json_t *obj)
 {
-    order(c, obj, "created", "modified", 0);
+    (void)obj;
+    /* both were parsed during the walk (validate.c, F_MS) */
+    if (c->have_created && c->have_modified && c->modified_us < c->created_us) {
+        stix_push_key(c, "modified");
+        stix_emit(c, STIX_ERROR,
+                  "modified must be the same as or later than created");
+        stix_pop(c);
+    }
 }
 
 void stix_chk_seen(struct stix_vctx *c, const json_t *o)
@@ -59,7 +67,8 @@ void stix_chk_seen(struct stix_vctx *c, const json_t *o)
     order(c, o, "first_seen", "last_seen", 0);
 }
 
-/* ---- SDOs -------------------------------------------------------------------- */
+/* ---- SDOs
+ * -------------------------------------------------------------------- */
 
 struct warn_ctx {
     struct stix_vctx *c;
@@ -106,8 +115,7 @@ void stix_chk_location(struct stix_vctx *c, const json_t *o)
         stix_emit(c, STIX_ERROR,
                   "latitude and longitude must be given together");
     if (has(o, "precision") && !(lat && lon))
-        stix_emit(c, STIX_ERROR,
-                  "precision needs latitude and longitude");
+        stix_emit(c, STIX_ERROR, "precision needs latitude and longitude");
     if (!has(o, "region") && !has(o, "country") && !(lat && lon))
         stix_emit(c, STIX_ERROR,
                   "a location needs region, country, or latitude and "
@@ -118,7 +126,8 @@ void stix_chk_malware(struct stix_vctx *c, const json_t *o)
 {
     order(c, o, "first_seen", "last_seen", 0);
     if (json_is_true(json_object_get(o, "is_family")) && !has(o, "name"))
-        stix_emit(c, STIX_ERROR, "a malware family (is_family true) needs a "
+        stix_emit(c, STIX_ERROR,
+                  "a malware family (is_family true) needs a "
                   "name");
 }
 
@@ -141,7 +150,143 @@ void stix_chk_observed_data(struct stix_vctx *c, const json_t *o)
     order(c, o, "first_observed", "last_observed", 0);
 }
 
-/* ---- SROs -------------------------------------------------------------------- */
+/* ---- SROs
+ * -------------------------------------------------------------------- */
+
+/* The relationships the specification defines per source type (the
+ * "Relationships" table of each SDO in §4). "SCO" stands for any SCO type.
+ * With STIX_OPT_REL_TABLE, a defined relationship_type used between other
+ * standard types warns (a SHOULD); the common ones (derived-from,
+ * duplicate-of, related-to), custom types and custom endpoints are free. */
+static const struct {
+    const char *source, *type;
+    const char *targets[9];
+} rels[] = {
+    {"attack-pattern", "delivers", {"malware"}},
+    {"attack-pattern", "targets", {"identity", "location", "vulnerability"}},
+    {"attack-pattern", "uses", {"malware", "tool"}},
+    {"campaign", "attributed-to", {"intrusion-set", "threat-actor"}},
+    {"campaign", "compromises", {"infrastructure"}},
+    {"campaign", "originates-from", {"location"}},
+    {"campaign", "targets", {"identity", "location", "vulnerability"}},
+    {"campaign",
+     "uses",
+     {"attack-pattern", "infrastructure", "malware", "tool"}},
+    {"course-of-action", "investigates", {"indicator"}},
+    {"course-of-action",
+     "mitigates",
+     {"attack-pattern", "indicator", "malware", "tool", "vulnerability"}},
+    {"course-of-action", "remediates", {"malware", "vulnerability"}},
+    {"identity", "located-at", {"location"}},
+    {"indicator",
+     "indicates",
+     {"attack-pattern", "campaign", "infrastructure", "intrusion-set",
+      "malware", "threat-actor", "tool"}},
+    {"indicator", "based-on", {"observed-data"}},
+    {"infrastructure",
+     "communicates-with",
+     {"infrastructure", "ipv4-addr", "ipv6-addr", "domain-name", "url"}},
+    {"infrastructure",
+     "consists-of",
+     {"infrastructure", "observed-data", "SCO"}},
+    {"infrastructure", "controls", {"infrastructure", "malware"}},
+    {"infrastructure", "delivers", {"malware"}},
+    {"infrastructure", "has", {"vulnerability"}},
+    {"infrastructure", "hosts", {"tool", "malware"}},
+    {"infrastructure", "located-at", {"location"}},
+    {"infrastructure", "uses", {"infrastructure"}},
+    {"intrusion-set", "attributed-to", {"threat-actor"}},
+    {"intrusion-set", "compromises", {"infrastructure"}},
+    {"intrusion-set", "hosts", {"infrastructure"}},
+    {"intrusion-set", "owns", {"infrastructure"}},
+    {"intrusion-set", "originates-from", {"location"}},
+    {"intrusion-set", "targets", {"identity", "location", "vulnerability"}},
+    {"intrusion-set",
+     "uses",
+     {"attack-pattern", "infrastructure", "malware", "tool"}},
+    {"malware", "authored-by", {"threat-actor", "intrusion-set"}},
+    {"malware", "beacons-to", {"infrastructure"}},
+    {"malware", "exfiltrates-to", {"infrastructure"}},
+    {"malware",
+     "communicates-with",
+     {"ipv4-addr", "ipv6-addr", "domain-name", "url"}},
+    {"malware", "controls", {"malware"}},
+    {"malware", "downloads", {"malware", "tool", "file"}},
+    {"malware", "drops", {"malware", "tool", "file"}},
+    {"malware", "exploits", {"vulnerability"}},
+    {"malware", "originates-from", {"location"}},
+    {"malware",
+     "targets",
+     {"identity", "infrastructure", "location", "vulnerability"}},
+    {"malware",
+     "uses",
+     {"attack-pattern", "infrastructure", "malware", "tool"}},
+    {"malware", "variant-of", {"malware"}},
+    {"malware-analysis", "characterizes", {"malware"}},
+    {"malware-analysis", "analysis-of", {"malware"}},
+    {"malware-analysis", "static-analysis-of", {"malware"}},
+    {"malware-analysis", "dynamic-analysis-of", {"malware"}},
+    {"threat-actor", "attributed-to", {"identity"}},
+    {"threat-actor", "compromises", {"infrastructure"}},
+    {"threat-actor", "hosts", {"infrastructure"}},
+    {"threat-actor", "owns", {"infrastructure"}},
+    {"threat-actor", "impersonates", {"identity"}},
+    {"threat-actor", "located-at", {"location"}},
+    {"threat-actor", "targets", {"identity", "location", "vulnerability"}},
+    {"threat-actor",
+     "uses",
+     {"attack-pattern", "infrastructure", "malware", "tool"}},
+    {"tool", "delivers", {"malware"}},
+    {"tool", "drops", {"malware"}},
+    {"tool", "has", {"vulnerability"}},
+    {"tool",
+     "targets",
+     {"identity", "infrastructure", "location", "vulnerability"}},
+    {"tool", "uses", {"infrastructure"}},
+};
+
+/* The type part of an id, NUL-terminated into buf; NULL if not an id. */
+static const char *ref_type(const json_t *o, const char *key, char *buf,
+                            size_t bufsz)
+{
+    const char *id = str(o, key), *t;
+    size_t tl;
+    if (!id || !stix_ref_kind(id, &t, &tl) || tl >= bufsz)
+        return NULL;
+    memcpy(buf, t, tl);
+    buf[tl] = '\0';
+    return buf;
+}
+
+static void check_rel_table(struct stix_vctx *c, const json_t *o,
+                            const char *rt)
+{
+    char sb[256], tb[256];
+    const char *st = ref_type(o, "source_ref", sb, sizeof(sb));
+    const char *tt = ref_type(o, "target_ref", tb, sizeof(tb));
+    size_t i, j;
+    int tkind;
+    if (!st || !tt)
+        return;
+    tkind = (int)stix_type_kind(tt, strlen(tt));
+    if (tkind == STIX_KIND_CUSTOM)
+        return; /* custom endpoints: the table says nothing */
+    for (i = 0; i < sizeof(rels) / sizeof(rels[0]); i++) {
+        if (strcmp(rels[i].source, st) || strcmp(rels[i].type, rt))
+            continue;
+        for (j = 0; j < 9 && rels[i].targets[j]; j++)
+            if (!strcmp(rels[i].targets[j], tt) ||
+                (!strcmp(rels[i].targets[j], "SCO") && tkind == STIX_KIND_SCO))
+                return;
+        stix_push_key(c, "target_ref");
+        stix_emit(c, STIX_WARNING,
+                  "STIX 2.1 does not define '%s' from %s to %s (use "
+                  "related-to or a custom relationship type)",
+                  rt, st, tt);
+        stix_pop(c);
+        return;
+    }
+}
 
 void stix_chk_relationship(struct stix_vctx *c, const json_t *o)
 {
@@ -158,6 +303,8 @@ void stix_chk_relationship(struct stix_vctx *c, const json_t *o)
                       "and hyphens, 3 to 250 characters)",
                       rt);
             stix_pop(c);
+        } else if (c->o->flags & STIX_OPT_REL_TABLE) {
+            check_rel_table(c, o, rt);
         }
     }
     order(c, o, "start_time", "stop_time", 1);
@@ -168,25 +315,28 @@ void stix_chk_sighting(struct stix_vctx *c, const json_t *o)
     order(c, o, "first_seen", "last_seen", 0);
 }
 
-/* ---- meta objects ------------------------------------------------------------ */
+/* ---- meta objects
+ * ------------------------------------------------------------ */
 
 #define TLP2_EXT "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
 #define ACS_EXT "extension-definition--3a65884d-005a-4290-8335-cb2d778a83ce"
 
 static const struct {
     const char *level, *id;
-} tlp1[] = {
-    {"white", "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"},
-    {"green", "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"},
-    {"amber", "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"},
-    {"red", "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"},
-}, tlp2[] = {
-    {"clear", "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"},
-    {"green", "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"},
-    {"amber", "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"},
-    {"amber+strict",
-     "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003"},
-    {"red", "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"},
+} tlp1[] =
+    {
+        {"white", "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"},
+        {"green", "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"},
+        {"amber", "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"},
+        {"red", "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"},
+},
+  tlp2[] = {
+      {"clear", "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"},
+      {"green", "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"},
+      {"amber", "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"},
+      {"amber+strict",
+       "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003"},
+      {"red", "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"},
 };
 
 void stix_chk_marking(struct stix_vctx *c, const json_t *o)
@@ -198,16 +348,19 @@ void stix_chk_marking(struct stix_vctx *c, const json_t *o)
 
     if (has(o, "modified")) {
         stix_push_key(c, "modified");
-        stix_emit(c, STIX_WARNING, "marking definitions cannot be versioned: "
+        stix_emit(c, STIX_WARNING,
+                  "marking definitions cannot be versioned: "
                   "modified is not a marking-definition property");
         stix_pop(c);
     }
     if (!exts || has(o, "definition_type") || def) {
         if (!has(o, "definition_type"))
-            stix_emit(c, STIX_ERROR, "required property 'definition_type' is "
+            stix_emit(c, STIX_ERROR,
+                      "required property 'definition_type' is "
                       "missing (needed when there are no extensions)");
         if (!def)
-            stix_emit(c, STIX_ERROR, "required property 'definition' is "
+            stix_emit(c, STIX_ERROR,
+                      "required property 'definition' is "
                       "missing (needed when there are no extensions)");
     }
     if (dt && json_is_object(def)) {
@@ -249,8 +402,7 @@ void stix_chk_marking(struct stix_vctx *c, const json_t *o)
             stix_push_key(c, TLP2_EXT);
             stix_check_props(c, stix_schema_tlp2(), t2);
             for (i = 0; lvl && i < sizeof(tlp2) / sizeof(tlp2[0]); i++)
-                if (!strcmp(lvl, tlp2[i].level) && id &&
-                    strcmp(id, tlp2[i].id))
+                if (!strcmp(lvl, tlp2[i].level) && id && strcmp(id, tlp2[i].id))
                     stix_emit(c, STIX_ERROR,
                               "a TLP 2.0 %s marking must use the standard "
                               "id %s",
@@ -275,7 +427,8 @@ void stix_chk_language_content(struct stix_vctx *c, const json_t *o)
     stix_push_key(c, "contents");
     if (json_object_size(ct) == 0)
         stix_emit(c, STIX_ERROR, "contents must hold at least one language");
-    json_object_foreach((json_t *)ct, k, v) {
+    json_object_foreach((json_t *)ct, k, v)
+    {
         struct stix_pdef lang = {"contents", PK_LANG, 0, NULL, 0, 0};
         json_t *kj = json_string(k);
         stix_push_key(c, k);
@@ -300,10 +453,10 @@ void stix_chk_extension_definition(struct stix_vctx *c, const json_t *o)
     const json_t *et = json_object_get(o, "extension_types"), *x;
     size_t i;
     int toplevel = 0;
-    json_array_foreach(et, i, x)
-        if (json_is_string(x) &&
-            !strcmp(json_string_value(x), "toplevel-property-extension"))
-            toplevel = 1;
+    json_array_foreach(et, i, x) if (json_is_string(x) &&
+                                     !strcmp(json_string_value(x),
+                                             "toplevel-property-extension"))
+        toplevel = 1;
     if (has(o, "extension_properties") && !toplevel) {
         stix_push_key(c, "extension_properties");
         stix_emit(c, STIX_ERROR,
@@ -316,18 +469,19 @@ void stix_chk_extension_definition(struct stix_vctx *c, const json_t *o)
                   "required property 'created_by_ref' is missing");
 }
 
-/* ---- SCOs -------------------------------------------------------------------- */
+/* ---- SCOs
+ * -------------------------------------------------------------------- */
 
 void stix_chk_artifact(struct stix_vctx *c, const json_t *o)
 {
     int bin = has(o, "payload_bin"), url = has(o, "url");
     if (bin && url)
-        stix_emit(c, STIX_ERROR, "payload_bin and url must not both be present");
+        stix_emit(c, STIX_ERROR,
+                  "payload_bin and url must not both be present");
     if (url && !has(o, "hashes"))
         stix_emit(c, STIX_ERROR, "an artifact with a url needs hashes");
     if (has(o, "decryption_key") && !has(o, "encryption_algorithm"))
-        stix_emit(c, STIX_ERROR,
-                  "decryption_key needs encryption_algorithm");
+        stix_emit(c, STIX_ERROR, "decryption_key needs encryption_algorithm");
 }
 
 void stix_chk_email_message(struct stix_vctx *c, const json_t *o)
@@ -342,7 +496,8 @@ void stix_chk_email_message(struct stix_vctx *c, const json_t *o)
     if (json_is_true(mp) && has(o, "body"))
         stix_emit(c, STIX_ERROR,
                   "body must not be present when is_multipart is true");
-    json_array_foreach(parts, i, p) {
+    json_array_foreach(parts, i, p)
+    {
         if (json_is_object(p) && has(p, "body") && has(p, "body_raw_ref")) {
             stix_push_key(c, "body_multipart");
             stix_push_idx(c, i);
@@ -432,7 +587,8 @@ void stix_chk_traffic(struct stix_vctx *c, const json_t *o)
     if (!has(o, "src_ref") && !has(o, "dst_ref"))
         stix_emit(c, STIX_ERROR, "network-traffic needs src_ref or dst_ref");
     if (json_is_true(json_object_get(o, "is_active")) && has(o, "end"))
-        stix_emit(c, STIX_ERROR, "end must not be present when is_active is "
+        stix_emit(c, STIX_ERROR,
+                  "end must not be present when is_active is "
                   "true");
     order(c, o, "start", "end", 0);
 }
@@ -441,11 +597,12 @@ void stix_chk_process(struct stix_vctx *c, const json_t *o)
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)o, k, v) {
+    json_object_foreach((json_t *)o, k, v)
+    {
         (void)v;
         if (strcmp(k, "type") && strcmp(k, "id") && strcmp(k, "spec_version") &&
-            strcmp(k, "object_marking_refs") && strcmp(k, "granular_markings") &&
-            strcmp(k, "defanged"))
+            strcmp(k, "object_marking_refs") &&
+            strcmp(k, "granular_markings") && strcmp(k, "defanged"))
             return;
     }
     stix_emit(c, STIX_ERROR,
@@ -460,22 +617,23 @@ void stix_chk_x509(struct stix_vctx *c, const json_t *o)
 
 /* ---- deterministic SCO ids (§2.9) ---------------------------------------- */
 
-static const unsigned char stix_ns[16] = {
-    0x00, 0xab, 0xed, 0xb4, 0xaa, 0x42, 0x46, 0x6c,
-    0x9c, 0x01, 0xfe, 0xd2, 0x33, 0x15, 0xa9, 0xb7};
+static const unsigned char stix_ns[16] = {0x00, 0xab, 0xed, 0xb4, 0xaa, 0x42,
+                                          0x46, 0x6c, 0x9c, 0x01, 0xfe, 0xd2,
+                                          0x33, 0x15, 0xa9, 0xb7};
 
 /* The hashes entry used for an id: one hash, by this precedence. */
 static const char *pick_hash(const json_t *h)
 {
-    static const char *pref[] = {"MD5", "SHA-1", "SHA-256", "SHA-512",
-                                 "SHA3-256", "SHA3-512", "SSDEEP", "TLSH"};
+    static const char *pref[] = {"MD5",      "SHA-1",    "SHA-256", "SHA-512",
+                                 "SHA3-256", "SHA3-512", "SSDEEP",  "TLSH"};
     const char *k;
     json_t *v;
     size_t i;
     for (i = 0; i < sizeof(pref) / sizeof(pref[0]); i++)
         if (json_object_get(h, pref[i]))
             return pref[i];
-    json_object_foreach((json_t *)h, k, v) {
+    json_object_foreach((json_t *)h, k, v)
+    {
         (void)v;
         return k;
     }
@@ -502,7 +660,8 @@ int stix_sco_id(const json_t *obj, char out[STIX_ID_MAX])
     if (!type || !(s = stix_schema_find(type)) || s->kind != STIX_KIND_SCO)
         return LI_EINVAL;
     for (i = 0; i < s->n && nn < 23; i++)
-        if ((s->props[i].flags & F_IDC) && json_object_get(obj, s->props[i].name))
+        if ((s->props[i].flags & F_IDC) &&
+            json_object_get(obj, s->props[i].name))
             names[nn++] = s->props[i].name;
     /* extensions is a common property, id-contributing for these two */
     if ((!strcmp(type, "file") || !strcmp(type, "network-traffic")) &&

@@ -67,13 +67,18 @@ const struct stix_finding *stix_report_first(const struct stix_report *r,
                                              int sev);
 
 /* Flags for struct stix_opts. */
-#define STIX_OPT_NO_PATTERNS 0x1  /* skip pat_check() on indicators */
-#define STIX_OPT_NO_SCO_IDS 0x2   /* skip the UUIDv5 recomputation */
-#define STIX_OPT_NO_WARNINGS 0x4  /* do not record or count warnings */
+#define STIX_OPT_NO_PATTERNS 0x1 /* skip pat_check() on indicators */
+#define STIX_OPT_NO_SCO_IDS 0x2  /* skip the UUIDv5 recomputation */
+#define STIX_OPT_NO_WARNINGS 0x4 /* do not record or count warnings */
+#define STIX_OPT_REL_TABLE                                                     \
+    0x8 /* warn about relationship types used between                          \
+           types the specification does not list for                           \
+           them (ATT&CK: 822 "tool uses                                        \
+           attack-pattern"); off by default */
 
 struct stix_opts {
-    unsigned flags;       /* STIX_OPT_* */
-    size_t max_objects;   /* objects in one bundle; more is an error */
+    unsigned flags;     /* STIX_OPT_* */
+    size_t max_objects; /* objects in one bundle; more is an error */
 };
 
 /* Nesting limit of stix_canonical_json(); validation itself recurses only
@@ -99,13 +104,13 @@ enum stix_kind {
     STIX_KIND_SDO,
     STIX_KIND_SRO,
     STIX_KIND_SCO,
-    STIX_KIND_META,        /* marking-definition, language-content,
-                              extension-definition */
+    STIX_KIND_META, /* marking-definition, language-content,
+                       extension-definition */
     STIX_KIND_BUNDLE,
-    STIX_KIND_CUSTOM       /* valid name, not defined by STIX 2.1 */
+    STIX_KIND_CUSTOM /* valid name, not defined by STIX 2.1 */
 };
 
-/* Kind of the type name s[0..n). */
+/* Kind of the type name s[0..n) (need not be NUL-terminated). */
 enum stix_kind stix_type_kind(const char *s, size_t n);
 
 /* 1 if s[0..n) is a STIX identifier "type--UUID" (any type that follows the
@@ -115,8 +120,9 @@ int stix_id_valid(const char *s, size_t n);
 /* Compute the deterministic (UUIDv5) id an SCO should have from its
  * id-contributing properties (§2.9, JCS canonical JSON, namespace
  * 00abedb4-aa42-466c-9c01-fed23315a9b7) into out ("type--uuid", NUL).
- * LI_ENOTFOUND when the type has no id-contributing properties or none is
- * present (a UUIDv4 is then correct), LI_EINVAL when obj is not an SCO of a known type, LI_ENOMEM. */
+ * 0 and out on success; LI_ENOTFOUND when the type has no id-contributing
+ * properties or none is present (a UUIDv4 is then correct), LI_EINVAL when
+ * obj is not an SCO of a known type, LI_ENOMEM. The id in obj is ignored. */
 int stix_sco_id(const json_t *obj, char out[STIX_ID_MAX]);
 
 /* Append the RFC 8785 (JCS) canonical serialisation of v to b. Only what

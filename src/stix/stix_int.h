@@ -14,46 +14,46 @@
 
 /* Property value kinds. */
 enum stix_pk {
-    PK_ANY = 0,   /* any JSON value */
-    PK_STR,       /* string */
-    PK_TS,        /* RFC 3339 timestamp, UTC */
-    PK_INT,       /* integer (range with F_RANGE) */
-    PK_NUM,       /* number (range with F_RANGE) */
-    PK_BOOL,      /* true / false */
-    PK_REF,       /* identifier; aux = struct stix_refrule (NULL = any) */
-    PK_REFS,      /* non-empty list of identifiers; aux as PK_REF */
-    PK_STRS,      /* non-empty list of strings */
-    PK_OV,        /* open vocabulary; aux = struct stix_vocab */
-    PK_OVS,       /* list of open-vocabulary values */
-    PK_ENUM,      /* closed enumeration; aux = struct stix_vocab */
-    PK_ENUMS,     /* list of enumeration values */
-    PK_KCP,       /* list of kill-chain-phase */
-    PK_EXTREFS,   /* list of external-reference */
-    PK_HASHES,    /* hashes dictionary */
-    PK_DICT,      /* dictionary */
-    PK_OBJ,       /* object following a sub-schema; aux = struct stix_schema */
-    PK_OBJS,      /* non-empty list of PK_OBJ */
-    PK_BIN,       /* base64 (RFC 4648 §4) */
-    PK_HEX,       /* hex string, even length */
-    PK_URL,       /* RFC 3986 URI */
-    PK_LANG,      /* RFC 5646 language tag */
-    PK_GRANULAR,  /* granular_markings */
-    PK_EXTS,      /* extensions dictionary */
-    PK_SPECVER,   /* "2.1" */
-    PK_ID,        /* the object's own id (checked at object level) */
-    PK_TYPE       /* the object's own type (checked at object level) */
+    PK_ANY = 0,  /* any JSON value */
+    PK_STR,      /* string */
+    PK_TS,       /* RFC 3339 timestamp, UTC */
+    PK_INT,      /* integer (range with F_RANGE) */
+    PK_NUM,      /* number (range with F_RANGE) */
+    PK_BOOL,     /* true / false */
+    PK_REF,      /* identifier; aux = struct stix_refrule (NULL = any) */
+    PK_REFS,     /* non-empty list of identifiers; aux as PK_REF */
+    PK_STRS,     /* non-empty list of strings */
+    PK_OV,       /* open vocabulary; aux = struct stix_vocab */
+    PK_OVS,      /* list of open-vocabulary values */
+    PK_ENUM,     /* closed enumeration; aux = struct stix_vocab */
+    PK_ENUMS,    /* list of enumeration values */
+    PK_KCP,      /* list of kill-chain-phase */
+    PK_EXTREFS,  /* list of external-reference */
+    PK_HASHES,   /* hashes dictionary */
+    PK_DICT,     /* dictionary */
+    PK_OBJ,      /* object following a sub-schema; aux = struct stix_schema */
+    PK_OBJS,     /* non-empty list of PK_OBJ */
+    PK_BIN,      /* base64 (RFC 4648 §4) */
+    PK_HEX,      /* hex string, even length */
+    PK_URL,      /* RFC 3986 URI */
+    PK_LANG,     /* RFC 5646 language tag */
+    PK_GRANULAR, /* granular_markings */
+    PK_EXTS,     /* extensions dictionary */
+    PK_SPECVER,  /* "2.1" */
+    PK_ID,       /* the object's own id (checked at object level) */
+    PK_TYPE      /* the object's own type (checked at object level) */
 };
 
-#define F_REQ 0x01      /* required */
-#define F_IDC 0x02      /* id-contributing (SCOs, §2.9) */
-#define F_RANGE 0x04    /* lo..hi applies */
-#define F_MS 0x08       /* timestamp must be precise to the millisecond */
-#define F_RESERVED 0x10 /* reserved name: must not be used */
+#define F_REQ 0x01        /* required */
+#define F_IDC 0x02        /* id-contributing (SCOs, §2.9) */
+#define F_RANGE 0x04      /* lo..hi applies */
+#define F_MS 0x08         /* timestamp must be precise to the millisecond */
+#define F_RESERVED 0x10   /* reserved name: must not be used */
 #define F_DEPRECATED 0x20 /* allowed, but warn */
 
 struct stix_vocab {
-    const char *name;      /* "malware-type-ov" */
-    const char **terms;    /* sorted at init */
+    const char *name;   /* "malware-type-ov" */
+    const char **terms; /* sorted at init */
     size_t n;
 };
 
@@ -65,36 +65,40 @@ struct stix_vocab {
 #define RK_CUSTOM 0x10
 struct stix_refrule {
     unsigned kinds;
-    const char *types[8];  /* NULL-terminated */
-    const char *what;      /* "an identity", "an SCO or an SRO", ... */
+    const char *types[8]; /* NULL-terminated */
+    const char *what;     /* "an identity", "an SCO or an SRO", ... */
 };
 
 struct stix_pdef {
     const char *name;
-    uint8_t kind;    /* enum stix_pk */
-    uint8_t flags;   /* F_* */
+    uint8_t kind;  /* enum stix_pk */
+    uint8_t flags; /* F_* */
     const void *aux;
     double lo, hi;
 };
+
+#define STIX_SLOTS 128 /* hash slots per schema (power of 2, > 2 x props) */
 
 struct stix_vctx;
 typedef void (*stix_check_fn)(struct stix_vctx *c, const json_t *obj);
 
 struct stix_schema {
-    const char *name;            /* type, extension or sub-object name */
-    int kind;                    /* enum stix_kind for object types, else 0 */
-    struct stix_pdef *props;     /* sorted by name at init */
+    const char *name;        /* type, extension or sub-object name */
+    int kind;                /* enum stix_kind for object types, else 0 */
+    struct stix_pdef *props; /* sorted by name at init */
     size_t n;
-    stix_check_fn check;         /* cross-property rules, may be NULL */
-    int closed;                  /* unknown properties are errors */
-    const char *ext_for;         /* extensions: the SCO type it extends */
-    uint64_t req_mask;           /* computed at init */
+    stix_check_fn check;      /* cross-property rules, may be NULL */
+    int closed;               /* unknown properties are errors */
+    const char *ext_for;      /* extensions: the SCO type it extends */
+    uint64_t req_mask;        /* computed at init */
+    uint8_t slot[STIX_SLOTS]; /* hash of names: index + 1, 0 = empty */
 };
 
 /* ---- types.c: the tables ------------------------------------------------ */
 
-void stix_tables_init(void);   /* once; called through pthread_once */
+void stix_tables_init(void); /* once; called through pthread_once */
 const struct stix_schema *stix_schema_find(const char *type);
+const struct stix_schema *stix_schema_findn(const char *type, size_t n);
 const struct stix_schema *stix_ext_find(const char *name);
 const struct stix_schema *stix_common_sdo(void);
 const struct stix_schema *stix_common_sco(void);
@@ -120,21 +124,23 @@ int stix_reserved_name(const char *name);
 #define STIX_PATH_SEGS 24
 
 struct stix_pseg {
-    const char *key;  /* NULL: an index */
+    const char *key; /* NULL: an index */
     size_t idx;
 };
 
 struct stix_vctx {
     const struct stix_opts *o;
     struct stix_report *rep;
-    const char *id;                /* id for findings ("" when none) */
-    const json_t *root;            /* the object being validated */
+    const char *id;     /* id for findings ("" when none) */
+    const json_t *root; /* the object being validated */
     struct stix_pseg seg[STIX_PATH_SEGS];
-    int depth;                     /* segments in use (may exceed SEGS) */
-    int rc;                        /* LI_ENOMEM once memory ran out */
-    size_t errors_before;          /* rep->n_errors when this call began */
-    const char *type;              /* type of the object being walked */
-    int kind;                      /* its enum stix_kind */
+    int depth;                       /* segments in use (may exceed SEGS) */
+    int rc;                          /* LI_ENOMEM once memory ran out */
+    size_t errors_before;            /* rep->n_errors when this call began */
+    int64_t created_us, modified_us; /* parsed during the walk ... */
+    int have_created, have_modified; /* ... when valid */
+    const char *type;                /* type of the object being walked */
+    int kind;                        /* its enum stix_kind */
 };
 
 void stix_emit(struct stix_vctx *c, int sev, const char *fmt, ...)
@@ -155,7 +161,10 @@ static inline void stix_push_idx(struct stix_vctx *c, size_t i)
     }
     c->depth++;
 }
-static inline void stix_pop(struct stix_vctx *c) { c->depth--; }
+static inline void stix_pop(struct stix_vctx *c)
+{
+    c->depth--;
+}
 
 /* Check one property value against its definition (path already pushed). */
 void stix_check_value(struct stix_vctx *c, const struct stix_pdef *pd,

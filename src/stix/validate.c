@@ -22,7 +22,8 @@
 
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
-/* ---- reports --------------------------------------------------------------- */
+/* ---- reports ---------------------------------------------------------------
+ */
 
 void stix_report_init(struct stix_report *r, size_t max_findings)
 {
@@ -127,7 +128,8 @@ void stix_emit(struct stix_vctx *c, int sev, const char *fmt, ...)
     va_end(ap);
 }
 
-/* ---- names and identifiers ------------------------------------------------- */
+/* ---- names and identifiers -------------------------------------------------
+ */
 
 int stix_type_name_ok(const char *s, size_t n)
 {
@@ -161,59 +163,69 @@ static int prop_name_ok(const char *s)
 
 enum id_problem { ID_OK = 0, ID_SYNTAX, ID_TYPE, ID_UUID, ID_VARIANT };
 
+/* 1 for the hex digits, 2 for '-', 0 otherwise. */
+static const unsigned char uuid_cls[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1,
+    ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1, ['B'] = 1,
+    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['-'] = 2};
+
+static int uuid_ok(const unsigned char *u)
+{
+    unsigned acc = 1;
+    int i;
+    for (i = 0; i < 36; i++)
+        acc &= (i == 8 || i == 13 || i == 18 || i == 23) ? uuid_cls[u[i]] >> 1
+                                                         : uuid_cls[u[i]];
+    return (int)acc;
+}
+
 static enum id_problem id_parse(const char *s, size_t n, size_t *tlen)
 {
-    const char *sep = NULL;
-    size_t i, tl;
-    for (i = 0; i + 1 < n; i++)
-        if (s[i] == '-' && s[i + 1] == '-') {
-            sep = s + i;
-            break;
-        }
-    if (!sep)
-        return ID_SYNTAX;
-    tl = (size_t)(sep - s);
-    if (!stix_type_name_ok(s, tl))
+    size_t tl;
+    const char *u;
+    char var, ver;
+    /* the UUID is the last 36 characters, after "--" */
+    if (n < 36 + 2 + 1 || s[n - 37] != '-' || s[n - 38] != '-')
+        return memmem(s, n, "--", 2) ? ID_UUID : ID_SYNTAX;
+    tl = n - 38;
+    if (!stix_schema_findn(s, tl) && !stix_type_name_ok(s, tl))
         return ID_TYPE;
-    if (!li_uuid_valid(sep + 2, n - tl - 2))
+    u = s + tl + 2;
+    if (!uuid_ok((const unsigned char *)u))
         return ID_UUID;
-    {
-        const char *u = sep + 2;
-        char var = u[19], ver = u[14];
-        /* RFC 4122: variant bits 10xx, versions 1-5 */
-        if (!(var == '8' || var == '9' || var == 'a' || var == 'b' ||
-              var == 'A' || var == 'B') ||
-            ver < '1' || ver > '5')
-            return ID_VARIANT;
-    }
+    /* RFC 4122: variant bits 10xx, versions 1-5 */
+    var = u[19];
+    ver = u[14];
+    if (!(var == '8' || var == '9' || var == 'a' || var == 'b' || var == 'A' ||
+          var == 'B') ||
+        ver < '1' || ver > '5')
+        return ID_VARIANT;
     *tlen = tl;
     return ID_OK;
+}
+
+static void tables_init(void)
+{
+    stix_tables_init();
 }
 
 int stix_id_valid(const char *s, size_t n)
 {
     size_t tl;
+    pthread_once(&tables_once, tables_init);
     return id_parse(s, n, &tl) == ID_OK;
 }
 
-static void tables_init(void) { stix_tables_init(); }
-
 enum stix_kind stix_type_kind(const char *s, size_t n)
 {
-    char buf[256];
     const struct stix_schema *sc;
     pthread_once(&tables_once, tables_init);
-    if (!stix_type_name_ok(s, n)) {
-        if (n == 6 && !memcmp(s, "bundle", 6))
-            return STIX_KIND_BUNDLE;
-        return STIX_KIND_INVALID;
-    }
     if (n == 6 && !memcmp(s, "bundle", 6))
         return STIX_KIND_BUNDLE;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    sc = stix_schema_find(buf);
-    return sc ? (enum stix_kind)sc->kind : STIX_KIND_CUSTOM;
+    if ((sc = stix_schema_findn(s, n)))
+        return (enum stix_kind)sc->kind;
+    return stix_type_name_ok(s, n) ? STIX_KIND_CUSTOM : STIX_KIND_INVALID;
 }
 
 int stix_ref_kind(const char *id, const char **type, size_t *tlen)
@@ -229,23 +241,28 @@ int stix_ref_kind(const char *id, const char **type, size_t *tlen)
 static const char *id_problem_text(enum id_problem p)
 {
     switch (p) {
-    case ID_SYNTAX: return "is not an identifier of the form type--UUID";
-    case ID_TYPE: return "has a type part that breaks the type naming rules";
-    case ID_UUID: return "does not end in a UUID";
-    case ID_VARIANT: return "has a UUID that is not RFC 4122 (variant 10xx, version 1-5)";
-    default: return "is valid";
+    case ID_SYNTAX:
+        return "is not an identifier of the form type--UUID";
+    case ID_TYPE:
+        return "has a type part that breaks the type naming rules";
+    case ID_UUID:
+        return "does not end in a UUID";
+    case ID_VARIANT:
+        return "has a UUID that is not RFC 4122 (variant 10xx, version 1-5)";
+    default:
+        return "is valid";
     }
 }
 
-/* ---- property kinds -------------------------------------------------------- */
+/* ---- property kinds --------------------------------------------------------
+ */
 
 int stix_get_ts(const json_t *obj, const char *key, int64_t *us)
 {
     const json_t *v = json_object_get(obj, key);
     if (!json_is_string(v))
         return -1;
-    if (li_time_parse(json_string_value(v), json_string_length(v), 0, us,
-                      NULL))
+    if (li_time_parse(json_string_value(v), json_string_length(v), 0, us, NULL))
         return -1;
     return 0;
 }
@@ -253,14 +270,21 @@ int stix_get_ts(const json_t *obj, const char *key, int64_t *us)
 static const char *jtype(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "a list";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "a list";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
     }
 }
 
@@ -327,8 +351,7 @@ static void check_vocab(struct stix_vctx *c, const struct stix_vocab *vo,
         stix_emit(c, STIX_ERROR, "'%.80s' is not a value of %s",
                   json_string_value(v), vo->name);
     else
-        stix_emit(c, STIX_WARNING,
-                  "'%.80s' is not in the open vocabulary %s",
+        stix_emit(c, STIX_WARNING, "'%.80s' is not in the open vocabulary %s",
                   json_string_value(v), vo->name);
 }
 
@@ -340,7 +363,8 @@ static int check_list(struct stix_vctx *c, const json_t *v)
         return 0;
     }
     if (json_array_size(v) == 0) {
-        stix_emit(c, STIX_ERROR, "must not be an empty list (omit the property)");
+        stix_emit(c, STIX_ERROR,
+                  "must not be an empty list (omit the property)");
         return 0;
     }
     return 1;
@@ -388,7 +412,8 @@ static int b64_ok(const char *s, size_t n)
 static int url_ok(const char *s, size_t n)
 {
     size_t i = 0;
-    if (n == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+    if (n == 0 ||
+        !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
         return 0;
     while (i < n && s[i] != ':') {
         char ch = s[i];
@@ -435,7 +460,7 @@ static int lang_ok(const char *s, size_t n)
         }
     }
     return first_len >= 2 || (first_len == 1 && (s[0] == 'i' || s[0] == 'x' ||
-                                                  s[0] == 'I' || s[0] == 'X'));
+                                                 s[0] == 'I' || s[0] == 'X'));
 }
 
 static size_t hash_len(const char *algo)
@@ -456,14 +481,16 @@ static void check_hashes(struct stix_vctx *c, const json_t *v)
     const char *k;
     json_t *h;
     if (!json_is_object(v)) {
-        stix_emit(c, STIX_ERROR, "must be a hashes dictionary, not %s", jtype(v));
+        stix_emit(c, STIX_ERROR, "must be a hashes dictionary, not %s",
+                  jtype(v));
         return;
     }
     if (json_object_size(v) == 0) {
         stix_emit(c, STIX_ERROR, "must hold at least one hash");
         return;
     }
-    json_object_foreach((json_t *)v, k, h) {
+    json_object_foreach((json_t *)v, k, h)
+    {
         size_t want = hash_len(k), kl = strlen(k);
         stix_push_key(c, k);
         if (!json_is_string(h)) {
@@ -497,7 +524,8 @@ static void check_dict(struct stix_vctx *c, const json_t *v)
                   jtype(v));
         return;
     }
-    json_object_foreach((json_t *)v, k, x) {
+    json_object_foreach((json_t *)v, k, x)
+    {
         size_t kl = strlen(k);
         (void)x;
         if (kl < 1 || kl > 250) {
@@ -566,8 +594,8 @@ static void check_selector(struct stix_vctx *c, const char *sel)
             memcpy(key, p, n);
             key[n] = '\0';
             if (resolved) {
-                const json_t *nx = json_is_object(cur)
-                                       ? json_object_get(cur, key) : NULL;
+                const json_t *nx =
+                    json_is_object(cur) ? json_object_get(cur, key) : NULL;
                 if (nx)
                     cur = nx;
                 else
@@ -587,9 +615,10 @@ static void check_selector(struct stix_vctx *c, const char *sel)
                   "(property names and [N] indexes joined by '.')",
                   sel);
     else if (!resolved)
-        stix_emit(c, STIX_ERROR,
-                  "selector '%.100s' does not select any content of this object",
-                  sel);
+        stix_emit(
+            c, STIX_ERROR,
+            "selector '%.100s' does not select any content of this object",
+            sel);
 }
 
 static void check_granular(struct stix_vctx *c, const json_t *v)
@@ -598,13 +627,14 @@ static void check_granular(struct stix_vctx *c, const json_t *v)
     const json_t *g;
     if (!check_list(c, v))
         return;
-    json_array_foreach(v, i, g) {
+    json_array_foreach(v, i, g)
+    {
         const json_t *sels, *s;
         int has_ref, has_lang;
         stix_push_idx(c, i);
         if (!json_is_object(g)) {
-            stix_emit(c, STIX_ERROR, "granular marking must be an object, not %s",
-                      jtype(g));
+            stix_emit(c, STIX_ERROR,
+                      "granular marking must be an object, not %s", jtype(g));
             stix_pop(c);
             continue;
         }
@@ -618,7 +648,8 @@ static void check_granular(struct stix_vctx *c, const json_t *v)
         sels = json_object_get(g, "selectors");
         if (json_is_array(sels)) {
             stix_push_key(c, "selectors");
-            json_array_foreach(sels, j, s) {
+            json_array_foreach(sels, j, s)
+            {
                 if (json_is_string(s)) {
                     stix_push_idx(c, j);
                     check_selector(c, json_string_value(s));
@@ -631,8 +662,9 @@ static void check_granular(struct stix_vctx *c, const json_t *v)
     }
 }
 
+/* The extensions dictionary of an object of type `type` (§7.3, §6). */
 static void check_extensions(struct stix_vctx *c, const json_t *v,
-                             const char *type, int kind)
+                             const char *type)
 {
     const char *k;
     json_t *e;
@@ -642,11 +674,13 @@ static void check_extensions(struct stix_vctx *c, const json_t *v,
         return;
     }
     if (json_object_size(v) == 0) {
-        stix_emit(c, STIX_ERROR, "must hold at least one extension (omit the "
+        stix_emit(c, STIX_ERROR,
+                  "must hold at least one extension (omit the "
                   "property)");
         return;
     }
-    json_object_foreach((json_t *)v, k, e) {
+    json_object_foreach((json_t *)v, k, e)
+    {
         size_t kl = strlen(k);
         stix_push_key(c, k);
         if (!json_is_object(e)) {
@@ -692,7 +726,6 @@ static void check_extensions(struct stix_vctx *c, const json_t *v,
         }
         stix_pop(c);
     }
-    (void)kind;
 }
 
 void stix_check_value(struct stix_vctx *c, const struct stix_pdef *pd,
@@ -708,8 +741,7 @@ void stix_check_value(struct stix_vctx *c, const struct stix_pdef *pd,
         return;
     }
     if (pd->flags & F_DEPRECATED)
-        stix_emit(c, STIX_WARNING, "'%s' is deprecated in STIX 2.1",
-                  pd->name);
+        stix_emit(c, STIX_WARNING, "'%s' is deprecated in STIX 2.1", pd->name);
     switch (pd->kind) {
     case PK_ANY:
     case PK_ID:
@@ -725,8 +757,8 @@ void stix_check_value(struct stix_vctx *c, const struct stix_pdef *pd,
         if (!json_is_string(v)) {
             stix_emit(c, STIX_ERROR, "must be a timestamp string, not %s",
                       jtype(v));
-        } else if (li_time_parse(json_string_value(v), json_string_length(v),
-                                 0, &us, &prec)) {
+        } else if (li_time_parse(json_string_value(v), json_string_length(v), 0,
+                                 &us, &prec)) {
             stix_emit(c, STIX_ERROR,
                       "'%.60s' is not an RFC 3339 timestamp in UTC "
                       "(YYYY-MM-DDTHH:MM:SS[.s+]Z)",
@@ -736,6 +768,15 @@ void stix_check_value(struct stix_vctx *c, const struct stix_pdef *pd,
                       "'%s' must be precise to the millisecond "
                       "(at least 3 fraction digits)",
                       json_string_value(v));
+        } else if (pd->flags & F_MS) {
+            /* created / modified: kept for the order check */
+            if (pd->name[0] == 'c') {
+                c->created_us = us;
+                c->have_created = 1;
+            } else {
+                c->modified_us = us;
+                c->have_modified = 1;
+            }
         }
         break;
     }
@@ -769,7 +810,8 @@ void stix_check_value(struct stix_vctx *c, const struct stix_pdef *pd,
     case PK_REFS:
         if (!check_list(c, v))
             break;
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             stix_push_idx(c, i);
             check_ref(c, pd->aux, x);
             stix_pop(c);
@@ -778,7 +820,8 @@ void stix_check_value(struct stix_vctx *c, const struct stix_pdef *pd,
     case PK_STRS:
         if (!check_list(c, v))
             break;
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             if (!json_is_string(x)) {
                 stix_push_idx(c, i);
                 stix_emit(c, STIX_ERROR, "must be a string, not %s", jtype(x));
@@ -794,7 +837,8 @@ void stix_check_value(struct stix_vctx *c, const struct stix_pdef *pd,
     case PK_ENUMS:
         if (!check_list(c, v))
             break;
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             stix_push_idx(c, i);
             check_vocab(c, pd->aux, x, pd->kind == PK_ENUMS);
             stix_pop(c);
@@ -803,7 +847,8 @@ void stix_check_value(struct stix_vctx *c, const struct stix_pdef *pd,
     case PK_KCP:
         if (!check_list(c, v))
             break;
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             const char *kcn;
             stix_push_idx(c, i);
             if (!json_is_object(x)) {
@@ -834,7 +879,8 @@ void stix_check_value(struct stix_vctx *c, const struct stix_pdef *pd,
     case PK_EXTREFS:
         if (!check_list(c, v))
             break;
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             stix_push_idx(c, i);
             if (!json_is_object(x)) {
                 stix_emit(c, STIX_ERROR,
@@ -867,7 +913,8 @@ void stix_check_value(struct stix_vctx *c, const struct stix_pdef *pd,
     case PK_OBJS:
         if (!check_list(c, v))
             break;
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             stix_push_idx(c, i);
             if (!json_is_object(x))
                 stix_emit(c, STIX_ERROR, "must be an object, not %s", jtype(x));
@@ -905,15 +952,14 @@ void stix_check_value(struct stix_vctx *c, const struct stix_pdef *pd,
             stix_emit(c, STIX_ERROR, "must be a language tag string, not %s",
                       jtype(v));
         else if (!lang_ok(json_string_value(v), json_string_length(v)))
-            stix_emit(c, STIX_ERROR,
-                      "'%.60s' is not an RFC 5646 language tag",
+            stix_emit(c, STIX_ERROR, "'%.60s' is not an RFC 5646 language tag",
                       json_string_value(v));
         break;
     case PK_GRANULAR:
         check_granular(c, v);
         break;
     case PK_EXTS:
-        check_extensions(c, v, c->type, c->kind);
+        check_extensions(c, v, c->type);
         break;
     case PK_SPECVER:
         if (!json_is_string(v) || strcmp(json_string_value(v), "2.1"))
@@ -934,7 +980,8 @@ void stix_check_props(struct stix_vctx *c, const struct stix_schema *s,
     uint64_t seen = 0;
     size_t i;
 
-    json_object_foreach((json_t *)obj, k, v) {
+    json_object_foreach((json_t *)obj, k, v)
+    {
         size_t idx;
         const struct stix_pdef *pd = stix_pdef_find(s, k, &idx);
         if (!pd)
@@ -954,7 +1001,8 @@ void stix_check_props(struct stix_vctx *c, const struct stix_schema *s,
         s->check(c, obj);
 }
 
-/* ---- objects ---------------------------------------------------------------- */
+/* ---- objects ----------------------------------------------------------------
+ */
 
 /* For a custom type: the extension_type of its new-* extension, if any. */
 static const char *new_object_ext(const json_t *obj)
@@ -963,7 +1011,8 @@ static const char *new_object_ext(const json_t *obj)
     const char *k;
     if (!json_is_object(exts))
         return NULL;
-    json_object_foreach((json_t *)exts, k, e) {
+    json_object_foreach((json_t *)exts, k, e)
+    {
         const char *et =
             json_string_value(json_object_get(e, "extension_type"));
         (void)k;
@@ -975,6 +1024,33 @@ static const char *new_object_ext(const json_t *obj)
 
 static void validate_object(struct stix_vctx *c, const json_t *obj);
 
+/* Custom property (§11.1): stored as is; a name ending in _ref or _refs
+ * should hold identifiers, as in the specification's own properties. */
+static void check_custom_ref(struct stix_vctx *c, const char *k,
+                             const json_t *v)
+{
+    size_t kl = strlen(k), i;
+    const json_t *x;
+    if (kl > 4 && !strcmp(k + kl - 4, "_ref")) {
+        if (!(json_is_string(v) &&
+              stix_id_valid(json_string_value(v), json_string_length(v))))
+            stix_emit(c, STIX_WARNING,
+                      "custom property ending in _ref should hold an "
+                      "identifier");
+    } else if (kl > 5 && !strcmp(k + kl - 5, "_refs")) {
+        int bad = !json_is_array(v);
+        if (!bad)
+            json_array_foreach(
+                v, i, x) if (!json_is_string(x) ||
+                             !stix_id_valid(json_string_value(x),
+                                            json_string_length(x))) bad = 1;
+        if (bad)
+            stix_emit(c, STIX_WARNING,
+                      "custom property ending in _refs should hold a list of "
+                      "identifiers");
+    }
+}
+
 static void validate_bundle(struct stix_vctx *c, const json_t *b)
 {
     const char *k;
@@ -982,7 +1058,8 @@ static void validate_bundle(struct stix_vctx *c, const json_t *b)
     const json_t *objs = json_object_get(b, "objects");
     const char *bid = c->id;
 
-    json_object_foreach((json_t *)b, k, v) {
+    json_object_foreach((json_t *)b, k, v)
+    {
         if (!strcmp(k, "type") || !strcmp(k, "id") || !strcmp(k, "objects"))
             continue;
         stix_push_key(c, k);
@@ -1001,15 +1078,18 @@ static void validate_bundle(struct stix_vctx *c, const json_t *b)
         stix_emit(c, STIX_ERROR, "must be a list of STIX objects, not %s",
                   jtype(objs));
     } else if (json_array_size(objs) > c->o->max_objects) {
-        stix_emit(c, STIX_ERROR, "the bundle holds %zu objects, more than the "
-                  "limit of %zu", json_array_size(objs), c->o->max_objects);
+        stix_emit(c, STIX_ERROR,
+                  "the bundle holds %zu objects, more than the "
+                  "limit of %zu",
+                  json_array_size(objs), c->o->max_objects);
     } else {
         size_t i;
         const json_t *o;
         if (json_array_size(objs) == 0)
             stix_emit(c, STIX_ERROR,
                       "must not be an empty list (omit the property)");
-        json_array_foreach(objs, i, o) {
+        json_array_foreach(objs, i, o)
+        {
             const char *ot = json_string_value(json_object_get(o, "type"));
             if (!json_is_object(o) || (ot && !strcmp(ot, "bundle"))) {
                 stix_push_idx(c, i);
@@ -1038,9 +1118,9 @@ static void validate_object(struct stix_vctx *c, const json_t *obj)
     const json_t *tv = json_object_get(obj, "type");
     const json_t *iv = json_object_get(obj, "id");
     const char *type, *k;
-    const struct stix_schema *ts = NULL, *common = NULL;
+    const struct stix_schema *ts = NULL;
     json_t *v;
-    uint64_t seen_t = 0, seen_c = 0;
+    uint64_t seen = 0;
     int kind, custom = 0;
     size_t tl, i;
 
@@ -1049,14 +1129,17 @@ static void validate_object(struct stix_vctx *c, const json_t *obj)
     c->id = json_is_string(iv) ? json_string_value(iv) : "";
     if (!json_is_string(tv)) {
         stix_emit(c, STIX_ERROR,
-                  tv ? "type must be a string" : "required property 'type' is "
-                  "missing");
+                  tv ? "type must be a string"
+                     : "required property 'type' is "
+                       "missing");
         return;
     }
     type = json_string_value(tv);
     tl = json_string_length(tv);
-    if (!strcmp(type, "bundle")) {
+    if (tl == 6 && !strcmp(type, "bundle")) {
         kind = STIX_KIND_BUNDLE;
+    } else if ((ts = stix_schema_findn(type, tl))) {
+        kind = ts->kind;
     } else if (!stix_type_name_ok(type, tl)) {
         stix_push_key(c, "type");
         stix_emit(c, STIX_ERROR,
@@ -1066,8 +1149,17 @@ static void validate_object(struct stix_vctx *c, const json_t *obj)
         stix_pop(c);
         return;
     } else {
-        ts = stix_schema_find(type);
-        kind = ts ? ts->kind : STIX_KIND_CUSTOM;
+        /* custom object (§11.2) or a new type from an extension-definition
+         * (§7.3): the common properties of its kind apply */
+        const char *ne = new_object_ext(obj);
+        kind = STIX_KIND_CUSTOM;
+        if (ne && !strcmp(ne, "new-sco")) {
+            ts = stix_common_sco();
+            custom = 2;
+        } else {
+            ts = stix_common_sdo();
+            custom = ne ? 3 : 1; /* 1: legacy, required ones only warn */
+        }
     }
 
     /* the id: present, "type--UUID", prefix equal to the type */
@@ -1095,81 +1187,39 @@ static void validate_object(struct stix_vctx *c, const json_t *obj)
         return;
     }
 
-    if (kind == STIX_KIND_SCO) {
-        common = stix_common_sco();
-    } else if (kind == STIX_KIND_CUSTOM) {
-        const char *ne = new_object_ext(obj);
-        custom = 1;
-        common = ne && !strcmp(ne, "new-sco") ? stix_common_sco()
-                                              : stix_common_sdo();
-        if (ne && !strcmp(ne, "new-sco"))
-            custom = 2;
-        else if (ne)
-            custom = 3; /* new-sdo / new-sro: common properties required */
-    } else if (strcmp(type, "marking-definition")) {
-        common = stix_common_sdo();
-    }
-
     c->type = type;
     c->kind = kind;
-    json_object_foreach((json_t *)obj, k, v) {
+    c->have_created = c->have_modified = 0;
+    json_object_foreach((json_t *)obj, k, v)
+    {
         size_t idx;
-        const struct stix_pdef *pd = NULL;
-        if (ts && (pd = stix_pdef_find(ts, k, &idx))) {
-            if (idx < 64)
-                seen_t |= (uint64_t)1 << idx;
-        } else if (common && (pd = stix_pdef_find(common, k, &idx))) {
-            if (idx < 64)
-                seen_c |= (uint64_t)1 << idx;
-        }
+        const struct stix_pdef *pd = stix_pdef_find(ts, k, &idx);
         stix_push_key(c, k);
         if (pd) {
-            stix_check_value(c, pd, v);
+            if (idx < 64)
+                seen |= (uint64_t)1 << idx;
+            if (pd->kind != PK_ID && pd->kind != PK_TYPE)
+                stix_check_value(c, pd, v);
         } else if (!prop_name_ok(k)) {
             stix_emit(c, STIX_ERROR,
                       "'%.80s' is not a valid property name (custom names use "
                       "a-z, A-Z, 0-9 and _, 3 to 250 characters)",
                       k);
-        } else if (kind != STIX_KIND_SCO && stix_reserved_name(k)) {
+        } else if (kind != STIX_KIND_SCO && custom != 2 &&
+                   !(k[0] == 'x' && k[1] == '_') && stix_reserved_name(k)) {
             stix_emit(c, STIX_ERROR,
                       "'%s' is a reserved property name and must not be used",
                       k);
         } else {
-            /* custom property (§11.1): stored as is; _ref(s) should hold ids */
-            size_t kl = strlen(k);
-            if (kl > 4 && !strcmp(k + kl - 4, "_ref") &&
-                !(json_is_string(v) &&
-                  stix_id_valid(json_string_value(v), json_string_length(v))))
-                stix_emit(c, STIX_WARNING,
-                          "custom property ending in _ref should hold an "
-                          "identifier");
-            else if (kl > 5 && !strcmp(k + kl - 5, "_refs")) {
-                int bad = !json_is_array(v);
-                const json_t *x;
-                if (!bad)
-                    json_array_foreach(v, i, x)
-                        if (!json_is_string(x) ||
-                            !stix_id_valid(json_string_value(x),
-                                           json_string_length(x)))
-                            bad = 1;
-                if (bad)
-                    stix_emit(c, STIX_WARNING,
-                              "custom property ending in _refs should hold a "
-                              "list of identifiers");
-            }
+            check_custom_ref(c, k, v);
         }
         stix_pop(c);
     }
 
-    if (ts && (seen_t & ts->req_mask) != ts->req_mask)
-        for (i = 0; i < ts->n && i < 64; i++)
-            if ((ts->req_mask >> i & 1) && !(seen_t >> i & 1))
-                stix_emit(c, STIX_ERROR, "required property '%s' is missing",
-                          ts->props[i].name);
-    if (common && (seen_c & common->req_mask) != common->req_mask) {
-        for (i = 0; i < common->n && i < 64; i++) {
-            const char *pn = common->props[i].name;
-            if (!(common->req_mask >> i & 1) || (seen_c >> i & 1))
+    if ((seen & ts->req_mask) != ts->req_mask) {
+        for (i = 0; i < ts->n && i < 64; i++) {
+            const char *pn = ts->props[i].name;
+            if (!(ts->req_mask >> i & 1) || (seen >> i & 1))
                 continue;
             if (!strcmp(pn, "type") || !strcmp(pn, "id"))
                 continue; /* reported above */
@@ -1184,11 +1234,13 @@ static void validate_object(struct stix_vctx *c, const json_t *obj)
         }
     }
 
-    if (kind != STIX_KIND_SCO && custom != 2)
+    if (kind == STIX_KIND_SCO) {
+        if (!(c->o->flags & STIX_OPT_NO_SCO_IDS))
+            stix_check_sco_id(c, obj);
+    } else if (custom != 2) {
         stix_check_common_sdo(c, obj);
-    else if (!(c->o->flags & STIX_OPT_NO_SCO_IDS) && kind == STIX_KIND_SCO)
-        stix_check_sco_id(c, obj);
-    if (ts && ts->check)
+    }
+    if (ts->check)
         ts->check(c, obj);
 }
 

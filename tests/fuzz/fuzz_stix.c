@@ -5,7 +5,8 @@
  * a tiny report so the findings limit is exercised, and compute the
  * canonical JSON of whatever parsed.
  * Build: make fuzz; run: build-fuzz/fuzz_stix tests/fuzz/corpus/stix
- * Replayed over the committed corpus by tests/run (build/tests/replay_fuzz_stix).
+ * Replayed over the committed corpus by tests/run
+ * (build/tests/replay_fuzz_stix).
  */
 #include <stdint.h>
 #include <stdlib.h>

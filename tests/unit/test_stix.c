@@ -29,7 +29,8 @@
 #define SHARED_DIR "../shared/data"
 #define KNOWN_LIST CASE_DIR "/shared-data-errors.lst"
 
-/* ---- helpers ---------------------------------------------------------------- */
+/* ---- helpers ----------------------------------------------------------------
+ */
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -137,14 +138,18 @@ static int run_case(const char *fname, const json_t *file, const json_t *c)
     if (!name)
         name = "(unnamed)";
     if (!obj || !json_is_boolean(want_valid)) {
-        fprintf(stderr, "%s: %s: case needs \"valid\" and an object "
-                "(\"object\" or a known \"base\")\n", fname, name);
+        fprintf(stderr,
+                "%s: %s: case needs \"valid\" and an object "
+                "(\"object\" or a known \"base\")\n",
+                fname, name);
         json_decref(obj);
         return 1;
     }
     stix_opts_default(&o);
     if (json_is_true(json_object_get(c, "no_patterns")))
         o.flags |= STIX_OPT_NO_PATTERNS;
+    if (json_is_true(json_object_get(c, "rel_table")))
+        o.flags |= STIX_OPT_REL_TABLE;
     stix_report_init(&r, 0);
     rc = stix_validate(obj, &o, &r);
     if ((rc == 0) != json_is_true(want_valid)) {
@@ -153,14 +158,15 @@ static int run_case(const char *fname, const json_t *file, const json_t *c)
                 rc);
         fail = 1;
     }
-    json_array_foreach(exp, i, x) {
+    json_array_foreach(exp, i, x)
+    {
         int found = 0;
         for (j = 0; j < r.n && !found; j++)
             found = matches(&r.findings[j], x);
         if (!found) {
             char *s = json_dumps(x, JSON_COMPACT);
-            fprintf(stderr, "%s: %s: expected finding %s not reported\n",
-                    fname, name, s);
+            fprintf(stderr, "%s: %s: expected finding %s not reported\n", fname,
+                    name, s);
             free(s);
             fail = 1;
         }
@@ -189,7 +195,8 @@ static int run_case(const char *fname, const json_t *file, const json_t *c)
     return fail;
 }
 
-/* ---- the case files -------------------------------------------------------- */
+/* ---- the case files --------------------------------------------------------
+ */
 
 static void test_cases(void **st)
 {
@@ -207,7 +214,8 @@ static void test_cases(void **st)
         if (!f) {
             failures++;
         } else {
-            json_array_foreach(json_object_get(f, "cases"), k, c) {
+            json_array_foreach(json_object_get(f, "cases"), k, c)
+            {
                 ncases++;
                 failures += run_case(files[i], f, c);
             }
@@ -295,19 +303,37 @@ static void test_sco_ids(void **st)
     static const char *objs[] = {
         /* cti-documentation-examples/sighting-of-observed-data.json: two
          * hashes, MD5 is the one used */
-        "{\"type\":\"file\",\"id\":\"file--364fe3e5-b1f4-5ba3-b951-ee5983b3538d\",\"spec_version\":\"2.1\",\"hashes\":{\"MD5\":\"1717b7fff97d37a1e1a0029d83492de1\",\"SHA-1\":\"c79a326f8411e9488bdc3779753e1e3489aaedea\"},\"size\":83968,\"name\":\"resume.pdf\"}",
+        "{\"type\":\"file\",\"id\":\"file--364fe3e5-b1f4-5ba3-b951-"
+        "ee5983b3538d\",\"spec_version\":\"2.1\",\"hashes\":{\"MD5\":"
+        "\"1717b7fff97d37a1e1a0029d83492de1\",\"SHA-1\":"
+        "\"c79a326f8411e9488bdc3779753e1e3489aaedea\"},\"size\":83968,\"name\":"
+        "\"resume.pdf\"}",
         /* stix-elevator-idioms-2.1/issue62.json */
-        "{\"id\":\"user-account--4c042077-1456-5191-94a6-0e90b7bd9b05\",\"type\":\"user-account\",\"user_id\":\"admin\"}",
+        "{\"id\":\"user-account--4c042077-1456-5191-94a6-0e90b7bd9b05\","
+        "\"type\":\"user-account\",\"user_id\":\"admin\"}",
         /* stix-elevator-idioms-2.1/command-and-control-ip-list.json */
-        "{\"id\":\"ipv4-addr--9cf4a8ec-7640-5f40-a006-79942896168b\",\"type\":\"ipv4-addr\",\"value\":\"198.51.100.2\"}",
-        "{\"id\":\"autonomous-system--3aa27478-50b5-5ab8-9da9-cdc12b657fff\",\"name\":\"Slime Industries\",\"number\":15139,\"rir\":\"ARIN\",\"type\":\"autonomous-system\"}",
+        "{\"id\":\"ipv4-addr--9cf4a8ec-7640-5f40-a006-79942896168b\",\"type\":"
+        "\"ipv4-addr\",\"value\":\"198.51.100.2\"}",
+        "{\"id\":\"autonomous-system--3aa27478-50b5-5ab8-9da9-cdc12b657fff\","
+        "\"name\":\"Slime "
+        "Industries\",\"number\":15139,\"rir\":\"ARIN\",\"type\":\"autonomous-"
+        "system\"}",
         /* stix-elevator-idioms-2.1/icmp_observable.json: extensions count */
-        "{\"extensions\":{\"icmp-ext\":{\"icmp_code_hex\":\"00\",\"icmp_type_hex\":\"08\"}},\"id\":\"network-traffic--ba91908d-c347-5d7d-8446-5e1c6f0a4d8d\",\"protocols\":[\"icmp\"],\"type\":\"network-traffic\"}",
-        /* stix-elevator-idioms-2.1/malicious-email-indicator-with-addresses.json */
-        "{\"from_ref\":\"email-addr--bc2a920c-1b53-5abf-b42c-86ff94037f7f\",\"id\":\"email-message--42ca7002-f633-5adf-93ad-58dbaf4aec20\",\"is_multipart\":false,\"to_refs\":[\"email-addr--a8a46314-8fe6-59f5-9a42-85ba5c9bd6fb\",\"email-addr--03dd34f1-adba-578b-8109-d91eb868044c\"],\"type\":\"email-message\"}",
-        "{\"id\":\"email-addr--bc2a920c-1b53-5abf-b42c-86ff94037f7f\",\"type\":\"email-addr\",\"value\":\"fred@abc.com\"}",
+        "{\"extensions\":{\"icmp-ext\":{\"icmp_code_hex\":\"00\",\"icmp_type_"
+        "hex\":\"08\"}},\"id\":\"network-traffic--ba91908d-c347-5d7d-8446-"
+        "5e1c6f0a4d8d\",\"protocols\":[\"icmp\"],\"type\":\"network-traffic\"}",
+        /* stix-elevator-idioms-2.1/malicious-email-indicator-with-addresses.json
+         */
+        "{\"from_ref\":\"email-addr--bc2a920c-1b53-5abf-b42c-86ff94037f7f\","
+        "\"id\":\"email-message--42ca7002-f633-5adf-93ad-58dbaf4aec20\",\"is_"
+        "multipart\":false,\"to_refs\":[\"email-addr--a8a46314-8fe6-59f5-9a42-"
+        "85ba5c9bd6fb\",\"email-addr--03dd34f1-adba-578b-8109-d91eb868044c\"],"
+        "\"type\":\"email-message\"}",
+        "{\"id\":\"email-addr--bc2a920c-1b53-5abf-b42c-86ff94037f7f\",\"type\":"
+        "\"email-addr\",\"value\":\"fred@abc.com\"}",
         /* stix-elevator-idioms-2.1/sighting.json */
-        "{\"id\":\"url--15b0ef8d-885b-505d-83d0-fec660239677\",\"type\":\"url\",\"value\":\"http://cnn.com\"}",
+        "{\"id\":\"url--15b0ef8d-885b-505d-83d0-fec660239677\",\"type\":"
+        "\"url\",\"value\":\"http://cnn.com\"}",
         NULL};
     size_t i;
     (void)st;
@@ -338,7 +364,8 @@ static void test_sco_ids(void **st)
     }
 }
 
-/* ---- API and limits ------------------------------------------------------- */
+/* ---- API and limits -------------------------------------------------------
+ */
 
 static void test_api(void **st)
 {
@@ -354,19 +381,22 @@ static void test_api(void **st)
     assert_int_equal(stix_type_kind("a--b", 4), STIX_KIND_INVALID);
     assert_int_equal(stix_type_kind("ab", 2), STIX_KIND_INVALID);
     assert_true(stix_id_valid(ok, strlen(ok)));
-    assert_false(stix_id_valid("indicator--8e2e2d2b-17d4-4cbf-c38f-98ee46b3cd3f", 47));
-    assert_false(stix_id_valid("indicator-8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", 46));
+    assert_false(
+        stix_id_valid("indicator--8e2e2d2b-17d4-4cbf-c38f-98ee46b3cd3f", 47));
+    assert_false(
+        stix_id_valid("indicator-8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", 46));
     assert_false(stix_id_valid(ok, strlen(ok) - 1));
 }
 
 static void test_report_limit(void **st)
 {
     /* 300 invalid labels: the report keeps max findings, counts them all */
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type",
-                          "attack-pattern", "spec_version", "2.1", "id",
-                          "attack-pattern--0c7b5b88-8ff7-4a4d-aa9c-feb398cd0061",
-                          "created", "2016-05-12T08:17:27.000Z", "modified",
-                          "2016-05-12T08:17:27.000Z", "name", "x");
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "attack-pattern",
+                  "spec_version", "2.1", "id",
+                  "attack-pattern--0c7b5b88-8ff7-4a4d-aa9c-feb398cd0061",
+                  "created", "2016-05-12T08:17:27.000Z", "modified",
+                  "2016-05-12T08:17:27.000Z", "name", "x");
     json_t *labels = json_array();
     struct stix_report r;
     int i;
@@ -419,26 +449,50 @@ static void test_bundle_limit(void **st)
 
 static void test_long_path(void **st)
 {
-    /* a selector-free deep path: findings past STIX_PATH_SEGS end in "..." */
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type",
-                          "malware", "spec_version", "2.1", "id",
-                          "malware--0c7b5b88-8ff7-4a4d-aa9c-feb398cd0061",
-                          "created", "2016-05-12T08:17:27.000Z", "modified",
-                          "2016-05-12T08:17:27.000Z", "name", "x", "is_family",
-                          "no");
+    /* a hash algorithm name of 300 characters: the path passes
+     * STIX_PATH_MAX and is cut with "..." at the end */
+    json_t *o = json_pack("{s:s, s:s, s:s}", "type", "artifact", "id",
+                          "artifact--0c7b5b88-8ff7-4a4d-aa9c-feb398cd0061",
+                          "payload_bin", "AAAA");
+    json_t *h = json_object();
+    char key[301];
     struct stix_report r;
+    size_t len;
     (void)st;
+    memset(key, 'K', 300);
+    key[300] = '\0';
+    json_object_set_new(h, key, json_string("x"));
+    json_object_set_new(o, "hashes", h);
+    stix_report_init(&r, 0);
+    assert_int_equal(stix_validate(o, NULL, &r), LI_EINVAL);
+    assert_int_equal(r.n_errors, 1);
+    len = strlen(r.findings[0].path);
+    assert_int_equal(len, STIX_PATH_MAX - 1);
+    assert_memory_equal(r.findings[0].path, "$.hashes.KKK", 12);
+    assert_string_equal(r.findings[0].path + len - 3, "...");
+    assert_non_null(strstr(r.findings[0].msg, "3 to 250"));
+    assert_string_equal(r.findings[0].id,
+                        "artifact--0c7b5b88-8ff7-4a4d-aa9c-feb398cd0061");
+    stix_report_release(&r);
+    json_decref(o);
+
+    /* a finding's message is cut at STIX_MSG_MAX, never overrun */
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type", "malware",
+                  "spec_version", "2.1", "id",
+                  "malware--0c7b5b88-8ff7-4a4d-aa9c-feb398cd0061", "created",
+                  "2016-05-12T08:17:27.000Z", "modified",
+                  "2016-05-12T08:17:27.000Z", "name", "x", "is_family", "no");
     stix_report_init(&r, 0);
     assert_int_equal(stix_validate(o, NULL, &r), LI_EINVAL);
     assert_int_equal(r.n_errors, 1);
     assert_string_equal(r.findings[0].path, "$.is_family");
-    assert_string_equal(r.findings[0].id,
-                        "malware--0c7b5b88-8ff7-4a4d-aa9c-feb398cd0061");
+    assert_true(strlen(r.findings[0].msg) < STIX_MSG_MAX);
     stix_report_release(&r);
     json_decref(o);
 }
 
-/* ---- concurrency ----------------------------------------------------------- */
+/* ---- concurrency -----------------------------------------------------------
+ */
 
 struct thr {
     json_t *obj;
@@ -468,14 +522,18 @@ static void *thr_main(void *arg)
 static void test_threads(void **st)
 {
     static const char *txt =
-        "{\"type\":\"bundle\",\"id\":\"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d\","
+        "{\"type\":\"bundle\",\"id\":\"bundle--5d0092c5-5f74-4287-9642-"
+        "33f4c354e56d\","
         "\"objects\":[{\"type\":\"indicator\",\"spec_version\":\"2.1\","
         "\"id\":\"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f\","
-        "\"created\":\"2016-04-06T20:03:48.000Z\",\"modified\":\"2016-04-06T20:03:48.000Z\","
+        "\"created\":\"2016-04-06T20:03:48.000Z\",\"modified\":\"2016-04-06T20:"
+        "03:48.000Z\","
         "\"indicator_types\":[\"malicious-activity\",\"odd\"],\"name\":\"x\","
-        "\"pattern\":\"[file:hashes.'SHA-256' = 'ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c']\","
+        "\"pattern\":\"[file:hashes.'SHA-256' = "
+        "'ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c']\","
         "\"pattern_type\":\"stix\",\"valid_from\":\"2016-01-01T00:00:00Z\"},"
-        "{\"type\":\"file\",\"id\":\"file--bd2ad8dc-3fb0-5e6c-aaa1-3219ab5b7dc9\","
+        "{\"type\":\"file\",\"id\":\"file--bd2ad8dc-3fb0-5e6c-aaa1-"
+        "3219ab5b7dc9\","
         "\"name\":\"a.exe\"}]}";
     pthread_t th[4];
     struct thr t[4];
@@ -588,7 +646,8 @@ static void test_shared_data(void **st)
             doc = one;
             objs = one;
         }
-        json_array_foreach(objs, i, o) {
+        json_array_foreach(objs, i, o)
+        {
             const char *id = jsonx_str(o, "id");
             size_t j;
             int listed = 0;
@@ -604,10 +663,10 @@ static void test_shared_data(void **st)
                     listed = 1;
                 }
             if (!listed) {
-                const struct stix_finding *f = stix_report_first(&r, STIX_ERROR);
+                const struct stix_finding *f =
+                    stix_report_first(&r, STIX_ERROR);
                 fprintf(stderr, "unexpected error: %s %s %s: %s\n", rel,
-                        id ? id : "(no id)", f ? f->path : "",
-                        f ? f->msg : "");
+                        id ? id : "(no id)", f ? f->path : "", f ? f->msg : "");
                 unexpected++;
             }
         }
