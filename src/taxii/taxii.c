@@ -53,6 +53,7 @@ int taxii_new(struct store *s, struct policy *p, const struct taxii_opts *o,
     t->contact = dup_opt(o->contact);
     t->default_root = dup_opt(o->default_root);
     t->limits = o->limits;
+    t->stix_validation = !o->no_stix_validation;
     if (t->limits.page_max == 0)
         t->limits.page_max = 1;
     if (t->limits.page_default == 0)

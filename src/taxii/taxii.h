@@ -49,6 +49,9 @@ struct taxii_opts {
     const char *contact;        /* may be NULL */
     const char *default_root;   /* API root name for discovery's default, NULL: none */
     struct li_limits limits;    /* copied */
+    int no_stix_validation;     /* 1: only the TAXII-level checks at ingest
+                                   (benchmark comparison); 0: full STIX 2.1
+                                   validation of every posted object */
 };
 
 /* store and policy must outlive the taxii handle. */

@@ -31,6 +31,7 @@ struct taxii {
     char *contact;              /* NULL: none */
     char *default_root;         /* NULL: none */
     struct li_limits limits;
+    int stix_validation;        /* run stix_validate() on posted objects */
     uint8_t cursor_key[32];     /* store_secret(s, "cursor") */
 };
 

@@ -79,10 +79,15 @@ static int64_t partner_id(struct store *s, const char *name)
     return id;
 }
 
+/* The TAXII-level tests post minimal objects; full STIX validation is
+ * turned on only where a test asks for it. */
+static int g_full_validation;
+
 static struct taxii *make_taxii(struct fixture *f, const struct li_limits *l)
 {
     struct taxii_opts o = {0};
     struct taxii *t = NULL;
+    o.no_stix_validation = !g_full_validation;
     o.title = "Test hub";
     o.description = "unit tests";
     o.contact = "ops@example.org";
@@ -905,6 +910,58 @@ static void test_delete(void **state)
         assert_int_equal(get(f, path, p), 200);
         assert_int_equal(n_objects(f, "objects"), 0);
     }
+}
+
+/* With full validation on (the liaisond default), an object that passes the
+ * TAXII-level checks but breaks STIX 2.1 is a failure with the validator's
+ * path and message; the valid objects of the same envelope are stored. */
+static void test_post_stix_validation(void **state)
+{
+    struct fixture *f = *state;
+    char path[160];
+    const char *body =
+        "{\"objects\":["
+        "{\"type\":\"indicator\",\"spec_version\":\"2.1\","
+        "\"id\":\"indicator--00000000-0000-4000-8000-000000000201\","
+        "\"created\":\"2020-01-01T00:00:00.000Z\","
+        "\"modified\":\"2020-01-01T00:00:00.000Z\","
+        "\"pattern\":\"[ipv4-addr:value = '10.0.0.1']\","
+        "\"pattern_type\":\"stix\",\"valid_from\":\"2020-01-01T00:00:00.000Z\"},"
+        "{\"type\":\"malware\",\"spec_version\":\"2.1\","
+        "\"id\":\"malware--00000000-0000-4000-8000-000000000202\","
+        "\"created\":\"2020-01-01T00:00:00.000Z\","
+        "\"modified\":\"2020-01-01T00:00:00.000Z\",\"name\":\"m\"},"
+        "{\"type\":\"indicator\",\"spec_version\":\"2.1\","
+        "\"id\":\"indicator--00000000-0000-4000-8000-000000000203\","
+        "\"created\":\"2020-01-01T00:00:00.000Z\","
+        "\"modified\":\"2020-01-01T00:00:00.000Z\","
+        "\"pattern\":\"[ipv4-addr:value = ]\","
+        "\"pattern_type\":\"stix\",\"valid_from\":\"2020-01-01T00:00:00.000Z\"}"
+        "]}";
+    struct rq r = {0};
+    json_t *fails;
+    const char *m1, *m2;
+
+    g_full_validation = 1;
+    r.t = make_taxii(f, &f->lim);
+    g_full_validation = 0;
+    r.method = "POST";
+    r.ctype = TAXII_MEDIA;
+    r.body = body;
+    coll_path(path, sizeof path, "api1", f->rw, "objects/");
+    assert_int_equal(run(f, &r, path, NULL), 202);
+    taxii_free(r.t);
+    assert_int_equal(json_integer_value(json_object_get(f->json,
+                                                        "success_count")), 1);
+    assert_int_equal(json_integer_value(json_object_get(f->json,
+                                                        "failure_count")), 2);
+    fails = json_object_get(f->json, "failures");
+    m1 = jsonx_str(json_array_get(fails, 0), "message");
+    m2 = jsonx_str(json_array_get(fails, 1), "message");
+    assert_non_null(m1);
+    assert_non_null(m2);
+    assert_non_null(strstr(m1, "is_family"));
+    assert_non_null(strstr(m2, "$.pattern"));
 }
 
 static void test_post_failures(void **state)
@@ -1866,6 +1923,8 @@ int main(void)
     li_log_set_level(LI_LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_media_helpers),
+        cmocka_unit_test_setup_teardown(test_post_stix_validation, setup,
+                                        teardown),
         cmocka_unit_test(test_helpers),
         cmocka_unit_test_setup_teardown(test_discovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_root, setup, teardown),
