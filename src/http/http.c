@@ -50,13 +50,14 @@ struct http_server {
     uint16_t port;
     char *tls_cert;             /* PEM text, kept for the daemon's life */
     char *tls_key;
-    int inflight;               /* requests between call 1 and completion */
+    int responding;             /* responses queued and not yet completed */
     int started;                /* MHD_start_daemon() has returned */
     char start_msg[256];        /* MHD's first complaint while starting */
 };
 
 /* Per-request state, MHD's *con_cls. */
 struct req {
+    struct http_server *server;
     int64_t t0_us;
     int authed;
     struct policy_principal who;
@@ -65,6 +66,7 @@ struct req {
     const char *reject_title;
     const char *reject_desc;
     struct li_buf body;
+    int responding;             /* counted in http_server.responding */
     size_t drained;             /* body bytes discarded after a rejection */
     size_t content_length;      /* announced (within the limit), else 0 */
 };
@@ -75,6 +77,7 @@ struct req {
 
 struct listen_addr {
     struct sockaddr_storage ss;
+    uint16_t port;
     int v6;
     int loopback;
 };
@@ -138,6 +141,7 @@ static int parse_listen(const char *s, struct listen_addr *out,
                         "bad port in listen address '%s' (0..65535)", s);
         goto out;
     }
+    la.port = (uint16_t)port;
     if (!la.v6 && !strcmp(host, "localhost"))
         li_strlcpy(host, "127.0.0.1", sizeof(host));
     if (la.v6) {
@@ -247,6 +251,10 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct req *r,
                                 WWW_AUTHENTICATE);
     ret = MHD_queue_response(conn, (unsigned)resp->status, mr);
     MHD_destroy_response(mr);
+    if (ret == MHD_YES && r && !r->responding) {
+        r->responding = 1;
+        __atomic_add_fetch(&r->server->responding, 1, __ATOMIC_RELAXED);
+    }
     access_log(r, method, url, resp->status);
 out:
     return ret;
@@ -443,10 +451,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         r = calloc(1, sizeof(*r));
         if (!r)
             return MHD_NO;
+        r->server = h;
         r->t0_us = li_time_mono_us();
         li_buf_init(&r->body, h->lim.max_content_length);
         *con_cls = r;
-        __atomic_add_fetch(&h->inflight, 1, __ATOMIC_RELAXED);
         check_head(h, conn, url, method, r);
         /* Refuse now rather than read a body we will not use. */
         if (r->reject_status && has_body(conn))
@@ -498,11 +506,12 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct req *r = *con_cls;
     if (!r)
         return;
+    if (r->responding)
+        __atomic_sub_fetch(&h->responding, 1, __ATOMIC_RELAXED);
     li_buf_release(&r->body);
     memset(&r->who, 0, sizeof(r->who));
     free(r);
     *con_cls = NULL;
-    __atomic_sub_fetch(&h->inflight, 1, __ATOMIC_RELAXED);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -614,7 +623,7 @@ int http_start(const struct http_opts *o, struct taxii *t, struct policy *p,
 
     if (o->plain_http) {
         h->d = MHD_start_daemon(
-            flags, 0, NULL, NULL, access_handler, h,
+            flags, la.port, NULL, NULL, access_handler, h,
             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
             MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la.ss,
             MHD_OPTION_ARRAY, extra,
@@ -625,7 +634,7 @@ int http_start(const struct http_opts *o, struct taxii *t, struct policy *p,
             MHD_OPTION_END);
     } else {
         h->d = MHD_start_daemon(
-            flags, 0, NULL, NULL, access_handler, h,
+            flags, la.port, NULL, NULL, access_handler, h,
             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
             MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la.ss,
             MHD_OPTION_ARRAY, extra,
@@ -673,13 +682,15 @@ void http_stop(struct http_server *h)
 
     if (!h)
         return;
-    /* Stop accepting, then give requests already inside the handler a
-     * moment to finish before the daemon closes their connections. */
+    /* Stop accepting, then give responses already queued a moment to be
+     * sent before the daemon closes their connections. (Handlers running
+     * now finish anyway: MHD_stop_daemon joins the worker threads. Requests
+     * still waiting for their client are not waited for.) */
     ls = MHD_quiesce_daemon(h->d);
     if (ls != MHD_INVALID_SOCKET)
         close(ls);
     deadline = li_time_mono_us() + STOP_GRACE_US;
-    while (__atomic_load_n(&h->inflight, __ATOMIC_RELAXED) > 0 &&
+    while (__atomic_load_n(&h->responding, __ATOMIC_RELAXED) > 0 &&
            li_time_mono_us() < deadline)
         usleep(10 * 1000);
     MHD_stop_daemon(h->d);

@@ -18,8 +18,14 @@
  *            never cached: a wrong password always costs a full verify.
  *            Entries carry the configuration generation they were verified
  *            under and are ignored (and the cache cleared) once it moves.
+ *            Requests with credentials that another thread is verifying at
+ *            that moment wait for its result rather than start a second
+ *            argon2id run (a client opening several connections at once).
  *   Bearer - BLAKE2b-256 of the token text looked up in the store, compared
- *            in constant time. The token id shown in the principal is the
+ *            in constant time, and remembered in the same cache (keyed hash
+ *            of 0x00 || that hash) so that a busy client does not cost a
+ *            store read per request; revocation bumps the generation, which
+ *            empties the cache. The token id shown in the principal is the
  *            first 8 hex digits of that hash (policy_token_new makes ids so).
  * No secret is ever logged or copied into an error message.
  */
@@ -39,6 +45,8 @@
 #define AUTH_CACHE_TTL_DEFAULT_US (60 * INT64_C(1000000))
 #define AUTH_CACHE_SLOTS_DEFAULT 1024
 #define AUTH_CACHE_SLOTS_MAX (1u << 20)
+/* Distinct credentials being verified at once that others can wait for. */
+#define AUTH_PENDING_MAX 16
 
 /* Longest Basic credential text we decode: username (< STORE_NAME_MAX) plus
  * a password of up to 1024 bytes, base64-encoded. Longer is refused. */
@@ -65,13 +73,20 @@ struct policy {
     pthread_mutex_t reload_mu;  /* one loader at a time */
     struct policy_snap *cur;    /* never NULL after policy_new */
 
-    pthread_mutex_t cache_mu;
+    pthread_mutex_t cache_mu;   /* slots, pending, pw_verifications */
+    pthread_cond_t cache_cv;    /* a pending verification finished */
     struct auth_slot *slots;
     size_t n_slots;
     int64_t cache_ttl_us;
     uint8_t cache_key[crypto_generichash_KEYBYTES];
 
     uint64_t pw_verifications;  /* argon2 runs (test hook), under cache_mu */
+    uint64_t token_lookups;     /* store token lookups (test hook), same */
+    /* Keys of credentials some thread is verifying right now: a request
+     * with the same credentials waits for that result instead of running a
+     * second argon2id (a burst of new connections from one client). */
+    uint8_t pending[AUTH_PENDING_MAX][crypto_generichash_BYTES];
+    int pending_used[AUTH_PENDING_MAX];
 };
 
 static int sodium_ready(struct li_err *e)
@@ -135,6 +150,7 @@ int policy_new(struct store *s, const struct policy_opts *o,
     pthread_mutex_init(&p->mu, NULL);
     pthread_mutex_init(&p->reload_mu, NULL);
     pthread_mutex_init(&p->cache_mu, NULL);
+    pthread_cond_init(&p->cache_cv, NULL);
     p->cur = snap_wrap(cfg);
     cfg = NULL;
     p->cache_ttl_us = (o && o->auth_cache_ttl_us > 0) ? o->auth_cache_ttl_us
@@ -166,6 +182,7 @@ void policy_free(struct policy *p)
     pthread_mutex_destroy(&p->mu);
     pthread_mutex_destroy(&p->reload_mu);
     pthread_mutex_destroy(&p->cache_mu);
+    pthread_cond_destroy(&p->cache_cv);
     free(p);
 }
 
@@ -179,13 +196,14 @@ static struct policy_snap *snap_get(struct policy *p)
     return sn;
 }
 
-/* Load a new snapshot if the store is at a generation other than `want`'s
- * and install it. Serialised by reload_mu so a burst of requests after an
- * admin change loads the configuration once. */
+/* The store is at generation gen: unless the current snapshot already is,
+ * load the configuration and install it. Serialised by reload_mu so that a
+ * burst of requests after an admin change loads the configuration once. */
 static int reload(struct policy *p, int64_t gen, struct li_err *e)
 {
     struct store_config *cfg = NULL;
     struct policy_snap *old = NULL;
+    int64_t loaded;
     int rc = 0;
 
     pthread_mutex_lock(&p->reload_mu);
@@ -202,13 +220,14 @@ static int reload(struct policy *p, int64_t gen, struct li_err *e)
         goto out;
     /* Users or partners may have gone: forget verified passwords. */
     cache_clear(p);
+    loaded = cfg->gen;
     pthread_mutex_lock(&p->mu);
     old = snap_unref_locked(p->cur);
     p->cur = snap_wrap(cfg);
     cfg = NULL;
     pthread_mutex_unlock(&p->mu);
     li_debug("policy: configuration generation %lld loaded",
-             (long long)p->cur->cfg->gen);
+             (long long)loaded);
 out:
     pthread_mutex_unlock(&p->reload_mu);
     snap_destroy(old);
@@ -355,22 +374,70 @@ static size_t cache_index(const struct policy *p,
     return (size_t)(v % p->n_slots);
 }
 
-/* 1 and *partner_out on a live entry for key verified under gen. */
-static int cache_lookup(struct policy *p, const uint8_t *key, int64_t gen,
-                        int64_t *partner_out)
+/* 1 and *partner_out on a live entry for key verified under gen; caller
+ * holds cache_mu. */
+static int cache_hit_locked(struct policy *p, const uint8_t *key, int64_t gen,
+                            int64_t *partner_out)
 {
-    struct auth_slot *sl = &p->slots[cache_index(p, key)];
-    int hit = 0;
-    int64_t now = li_time_mono_us();
-
-    pthread_mutex_lock(&p->cache_mu);
-    if (sl->expires_us > now && sl->gen == gen &&
+    const struct auth_slot *sl = &p->slots[cache_index(p, key)];
+    if (sl->expires_us > li_time_mono_us() && sl->gen == gen &&
         sodium_memcmp(sl->key, key, crypto_generichash_BYTES) == 0) {
         *partner_out = sl->partner_id;
-        hit = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Look key up; while another thread is verifying the same credentials,
+ * wait for it. Returns 1 on a hit (*partner_out set). Otherwise 0, and
+ * *claim_out is the pending entry this thread now owns (release it with
+ * pending_release() once verified or refused), or -1 when all are taken. */
+static int cache_lookup_or_claim(struct policy *p, const uint8_t *key,
+                                 int64_t gen, int64_t *partner_out,
+                                 int *claim_out)
+{
+    int i, hit = 0, busy, free_i;
+
+    pthread_mutex_lock(&p->cache_mu);
+    for (;;) {
+        if (cache_hit_locked(p, key, gen, partner_out)) {
+            hit = 1;
+            break;
+        }
+        busy = 0;
+        free_i = -1;
+        for (i = 0; i < AUTH_PENDING_MAX; i++) {
+            if (!p->pending_used[i]) {
+                if (free_i < 0)
+                    free_i = i;
+            } else if (sodium_memcmp(p->pending[i], key,
+                                     crypto_generichash_BYTES) == 0) {
+                busy = 1;
+            }
+        }
+        if (!busy) {
+            if (free_i >= 0) {
+                memcpy(p->pending[free_i], key, crypto_generichash_BYTES);
+                p->pending_used[free_i] = 1;
+            }
+            *claim_out = free_i;
+            break;
+        }
+        pthread_cond_wait(&p->cache_cv, &p->cache_mu);
     }
     pthread_mutex_unlock(&p->cache_mu);
     return hit;
+}
+
+static void pending_release(struct policy *p, int claim)
+{
+    if (claim < 0)
+        return;
+    pthread_mutex_lock(&p->cache_mu);
+    p->pending_used[claim] = 0;
+    sodium_memzero(p->pending[claim], crypto_generichash_BYTES);
+    pthread_cond_broadcast(&p->cache_cv);
+    pthread_mutex_unlock(&p->cache_mu);
 }
 
 static void cache_store(struct policy *p, const uint8_t *key, int64_t gen,
@@ -406,6 +473,7 @@ static int auth_basic(struct policy *p, const struct policy_snap *sn,
     const char *colon;
     const char *user, *pass;
     int64_t partner_id = 0;
+    int claim = -1;
     int rc;
 
     if (n == 0 || n > BASIC_B64_MAX ||
@@ -431,7 +499,7 @@ static int auth_basic(struct policy *p, const struct policy_snap *sn,
 
     crypto_generichash(key, sizeof(key), dec, dlen, p->cache_key,
                        sizeof(p->cache_key));
-    if (cache_lookup(p, key, sn->cfg->gen, &partner_id)) {
+    if (cache_lookup_or_claim(p, key, sn->cfg->gen, &partner_id, &claim)) {
         rc = principal_fill(sn, partner_id, user, out, e);
         goto out;
     }
@@ -457,6 +525,7 @@ static int auth_basic(struct policy *p, const struct policy_snap *sn,
         goto out;
     cache_store(p, key, sn->cfg->gen, partner_id);
 out:
+    pending_release(p, claim);
     sodium_memzero(dec, sizeof(dec));
     sodium_memzero(key, sizeof(key));
     return rc;
@@ -466,11 +535,12 @@ static int auth_bearer(struct policy *p, const struct policy_snap *sn,
                        const char *tok, struct policy_principal *out,
                        struct li_err *e)
 {
-    uint8_t hash[32], stored[32];
+    uint8_t hash[32], stored[32], kin[33];
+    uint8_t key[crypto_generichash_BYTES];
     char user[STORE_NAME_MAX], hex[9];
     size_t n = strlen(tok), i;
     int64_t partner_id = 0;
-    int rc;
+    int hit, rc;
 
     if (n == 0 || n >= POLICY_TOKEN_MAX) {
         rc = li_err_set(e, LI_EAUTH, "malformed bearer token");
@@ -484,6 +554,19 @@ static int auth_bearer(struct policy *p, const struct policy_snap *sn,
         }
     }
     policy_token_hash(tok, n, hash);
+    /* Cache key: keyed hash of 0x00 || BLAKE2b(token). A Basic key's input
+     * starts with a non-empty user name, so the two never collide. */
+    kin[0] = 0;
+    memcpy(kin + 1, hash, sizeof(hash));
+    crypto_generichash(key, sizeof(key), kin, sizeof(kin), p->cache_key,
+                       sizeof(p->cache_key));
+    pthread_mutex_lock(&p->cache_mu);
+    hit = cache_hit_locked(p, key, sn->cfg->gen, &partner_id);
+    if (!hit)
+        p->token_lookups++;
+    pthread_mutex_unlock(&p->cache_mu);
+    if (hit)
+        goto found;
     rc = store_token_lookup(p->store, hash, &partner_id, stored, NULL);
     if (rc == LI_ENOTFOUND) {
         rc = li_err_set(e, LI_EAUTH, "unknown or revoked token");
@@ -497,11 +580,16 @@ static int auth_bearer(struct policy *p, const struct policy_snap *sn,
         rc = li_err_set(e, LI_EAUTH, "unknown or revoked token");
         goto out;
     }
+    /* Revoking a token bumps the generation, which empties the cache. */
+    cache_store(p, key, sn->cfg->gen, partner_id);
+found:
     li_hex(hash, 4, hex);
     snprintf(user, sizeof(user), "token:%s", hex);
     rc = principal_fill(sn, partner_id, user, out, e);
 out:
     sodium_memzero(hash, sizeof(hash));
+    sodium_memzero(kin, sizeof(kin));
+    sodium_memzero(key, sizeof(key));
     return rc;
 }
 
@@ -556,6 +644,16 @@ uint64_t policy_test_pw_verifications(struct policy *p)
     uint64_t n;
     pthread_mutex_lock(&p->cache_mu);
     n = p->pw_verifications;
+    pthread_mutex_unlock(&p->cache_mu);
+    return n;
+}
+
+/* Test hook (not in policy.h): token lookups that went to the store. */
+uint64_t policy_test_token_lookups(struct policy *p)
+{
+    uint64_t n;
+    pthread_mutex_lock(&p->cache_mu);
+    n = p->token_lookups;
     pthread_mutex_unlock(&p->cache_mu);
     return n;
 }

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#define PURGE_INTERVAL_S 600
+#define PURGE_INTERVAL_S 600  /* longest time between status purges */
 
 enum {
     OPT_DATA_DIR = 256,
@@ -111,6 +111,7 @@ static void usage(FILE *f)
 "  --max-object-bytes N    one object's JSON bytes [%u]\n"
 "  --threads N             HTTP worker threads [%u]\n"
 "  --status-ttl SECONDS    how long status resources are kept [%d]\n"
+"                          (TAXII asks for at least 86400)\n"
 "  --help                  this text\n",
             LI_DEFAULT_MAX_CONTENT_LENGTH, LI_DEFAULT_MAX_OBJECTS,
             LI_DEFAULT_MAX_JSON_DEPTH, LI_DEFAULT_MAX_HEADER_BYTES,
@@ -206,7 +207,7 @@ static int parse_args(int argc, char **argv, struct config *c, int *help)
         case OPT_MAX_MATCH_VALUES: name = "max-match-values"; break;
         case OPT_MAX_OBJECT_BYTES: name = "max-object-bytes"; max = INT64_C(1) << 40; break;
         case OPT_THREADS: name = "threads"; max = 1024; break;
-        case OPT_STATUS_TTL: name = "status-ttl"; min = 86400; max = INT64_C(1) << 40; break;
+        case OPT_STATUS_TTL: name = "status-ttl"; max = INT64_C(1) << 40; break;
         default:
             return usage_error("unexpected option", argv[optind - 1]);
         }
@@ -241,6 +242,10 @@ static int parse_args(int argc, char **argv, struct config *c, int *help)
                            "--http on a loopback address", NULL);
     if (c->lim.page_default > c->lim.page_max)
         return usage_error("--page-default is larger than --page-max", NULL);
+    if (c->lim.status_ttl_s < 24 * 3600)
+        fprintf(stderr, "liaisond: warning: --status-ttl %lld is under the "
+                        "24 hours TAXII 2.1 asks for\n",
+                (long long)c->lim.status_ttl_s);
     if (c->lim.max_object_bytes > c->lim.max_content_length)
         c->lim.max_object_bytes = c->lim.max_content_length;
     return 0;
@@ -281,6 +286,7 @@ int main(int argc, char **argv)
     struct li_err e;
     sigset_t sigs;
     char host[128];
+    int64_t purge_every;
     int help = 0, rc, status = 1;
 
     rc = parse_args(argc, argv, &c, &help);
@@ -349,8 +355,15 @@ int main(int argc, char **argv)
            c.plain_http ? "http" : "https", host, (unsigned)http_port(http));
     fflush(stdout);
 
+    /* Purge every 10 minutes, or more often for a short TTL, so that a
+     * status lives at most about 1.25 TTL. */
+    purge_every = c.lim.status_ttl_s / 4;
+    if (purge_every > PURGE_INTERVAL_S)
+        purge_every = PURGE_INTERVAL_S;
+    if (purge_every < 1)
+        purge_every = 1;
     for (;;) {
-        struct timespec ts = {PURGE_INTERVAL_S, 0};
+        struct timespec ts = {(time_t)purge_every, 0};
         int sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGINT || sig == SIGTERM) {
             li_info("liaisond: signal %d, shutting down", sig);

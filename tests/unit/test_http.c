@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/time.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "policy/policy.h"
@@ -739,6 +740,29 @@ static void test_idle_timeout(void **state)
     close(fd);
 }
 
+/* http_stop() does not wait for clients that are still sending. */
+static void test_stop_with_stalled_client(void **state)
+{
+    struct fixture *f = *state;
+    char rq[1024];
+    int64_t t0;
+    int fd;
+
+    fd = raw_connect(http_port(f->h));
+    assert_true(fd >= 0);
+    snprintf(rq, sizeof(rq),
+             "POST /c/objects/ HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+             "Content-Length: 100\r\n\r\n{\"objects\":",
+             basic("alice", "wonderland"));
+    assert_true(write(fd, rq, strlen(rq)) == (ssize_t)strlen(rq));
+    usleep(200 * 1000); /* let the server read the head */
+    t0 = li_time_mono_us();
+    http_stop(f->h);
+    f->h = NULL;
+    assert_true(li_time_mono_us() - t0 < 2 * 1000 * 1000);
+    close(fd);
+}
+
 static void test_listen_rules(void **state)
 {
     struct fixture *f = *state;
@@ -882,6 +906,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limit_connections, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_with_stalled_client, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_listen_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
     };

@@ -5,8 +5,9 @@
  * Covers: snapshot reload when the generation moves (old snapshots stay
  * valid), lookups and rights, Basic (good, wrong password, unknown user,
  * malformed, over-long), the verified-password cache (hit, no caching of
- * failures, cleared on a generation change, TTL), Bearer (good, wrong,
- * revoked) and header garbage; the credential helpers.
+ * failures, cleared on a generation change, TTL, one verification for
+ * concurrent identical credentials), Bearer (good, wrong, revoked) and
+ * header garbage; the credential helpers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +29,8 @@
 
 /* Test hook in policy.c (not part of policy.h): argon2id runs so far. */
 uint64_t policy_test_pw_verifications(struct policy *p);
+/* ... and token lookups that went to the store. */
+uint64_t policy_test_token_lookups(struct policy *p);
 
 struct fixture {
     char dir[64];
@@ -375,6 +378,7 @@ static void test_bearer(void **state)
     struct policy_principal who;
     char hdr[256], expect[64];
     struct li_err e;
+    uint64_t n0;
 
     snprintf(hdr, sizeof(hdr), "Bearer %s", f->token);
     assert_int_equal(policy_authenticate(f->p, hdr, &who, &e), 0);
@@ -382,7 +386,11 @@ static void test_bearer(void **state)
     snprintf(expect, sizeof(expect), "token:%s", f->token_id);
     assert_string_equal(who.user, expect);
     snprintf(hdr, sizeof(hdr), "bearer  %s", f->token);
+    n0 = policy_test_token_lookups(f->p);
     assert_int_equal(policy_authenticate(f->p, hdr, &who, &e), 0);
+    /* the second use was answered from the cache */
+    assert_int_equal(policy_test_token_lookups(f->p), n0);
+    assert_string_equal(who.user, expect);
 
     /* one character off */
     snprintf(hdr, sizeof(hdr), "Bearer %s", f->token);
@@ -396,9 +404,17 @@ static void test_bearer(void **state)
     assert_int_equal(policy_authenticate(f->p, basic("bob", f->token), &who,
                                          &e), LI_EAUTH);
 
-    /* revoked */
+    /* wrong tokens are never cached */
+    snprintf(hdr, sizeof(hdr), "Bearer li_not-a-token");
+    n0 = policy_test_token_lookups(f->p);
+    assert_int_equal(policy_authenticate(f->p, hdr, &who, &e), LI_EAUTH);
+    assert_int_equal(policy_authenticate(f->p, hdr, &who, &e), LI_EAUTH);
+    assert_int_equal(policy_test_token_lookups(f->p), n0 + 2);
+
+    /* revoked (while cached) */
     assert_int_equal(store_token_revoke(f->s, f->token_id, &e), 0);
     snprintf(hdr, sizeof(hdr), "Bearer %s", f->token);
+    assert_int_equal(policy_authenticate(f->p, hdr, &who, &e), LI_EAUTH);
     assert_int_equal(policy_authenticate(f->p, hdr, &who, &e), LI_EAUTH);
 }
 
@@ -536,6 +552,57 @@ static void test_threads(void **state)
     assert_int_equal(r.errors, 0);
 }
 
+/* ---- concurrent verifications of the same credentials ---- */
+
+struct herd {
+    struct policy *p;
+    const char *hdr;
+    int ok;
+};
+
+static void *herd_member(void *arg)
+{
+    struct herd *h = arg;
+    struct policy_principal who;
+    if (policy_authenticate(h->p, h->hdr, &who, NULL) == 0)
+        __atomic_add_fetch(&h->ok, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static void test_single_flight(void **state)
+{
+    struct fixture *f = *state;
+    struct herd h;
+    pthread_t th[6];
+    char hdr[512];
+    uint64_t n0;
+    int i;
+
+    /* six requests with the same fresh credentials: one argon2 run */
+    li_strlcpy(hdr, basic("bob", "builder"), sizeof(hdr));
+    h.p = f->p;
+    h.hdr = hdr;
+    h.ok = 0;
+    n0 = policy_test_pw_verifications(f->p);
+    for (i = 0; i < 6; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, herd_member, &h), 0);
+    for (i = 0; i < 6; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(h.ok, 6);
+    assert_int_equal(policy_test_pw_verifications(f->p), n0 + 1);
+
+    /* the same wrong password six times: six full verifications */
+    li_strlcpy(hdr, basic("bob", "bulldozer"), sizeof(hdr));
+    h.ok = 0;
+    n0 = policy_test_pw_verifications(f->p);
+    for (i = 0; i < 6; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, herd_member, &h), 0);
+    for (i = 0; i < 6; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(h.ok, 0);
+    assert_int_equal(policy_test_pw_verifications(f->p), n0 + 6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -550,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_token_new),
         cmocka_unit_test(test_hash_password),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_single_flight, setup, teardown),
     };
     if (policy_hash_password("wonderland", alice_hash, NULL) ||
         policy_hash_password("builder", bob_hash, NULL)) {
