@@ -47,6 +47,7 @@ enum {
     OPT_MAX_OBJECT_BYTES,
     OPT_THREADS,
     OPT_STATUS_TTL,
+    OPT_NO_STIX_VALIDATION,
     OPT_HELP
 };
 
@@ -72,6 +73,7 @@ static const struct option long_opts[] = {
     {"max-object-bytes", required_argument, NULL, OPT_MAX_OBJECT_BYTES},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"status-ttl", required_argument, NULL, OPT_STATUS_TTL},
+    {"no-stix-validation", no_argument, NULL, OPT_NO_STIX_VALIDATION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0}};
 
@@ -96,6 +98,8 @@ static void usage(FILE *f)
 "  --title TEXT            discovery title (default \"liaison hub\")\n"
 "  --default-root NAME     API root named as discovery's default\n"
 "  --log-level LEVEL       error, warn, info (default) or debug\n"
+"  --no-stix-validation    only the TAXII-level checks at ingest, not full\n"
+"                          STIX 2.1 validation (for measurements)\n"
 "\n"
 "limits (defaults in brackets):\n"
 "  --max-content-length N  request body bytes [%u]\n"
@@ -151,6 +155,7 @@ struct config {
     const char *title;
     const char *default_root;
     int plain_http;
+    int no_stix_validation;
     struct li_limits lim;
 };
 
@@ -173,6 +178,7 @@ static int parse_args(int argc, char **argv, struct config *c, int *help)
         case OPT_DATA_DIR: c->data_dir = optarg; continue;
         case OPT_LISTEN: c->listen = optarg; continue;
         case OPT_HTTP: c->plain_http = 1; continue;
+        case OPT_NO_STIX_VALIDATION: c->no_stix_validation = 1; continue;
         case OPT_TLS_CERT: c->tls_cert = optarg; continue;
         case OPT_TLS_KEY: c->tls_key = optarg; continue;
         case OPT_TITLE: c->title = optarg; continue;
@@ -330,6 +336,7 @@ int main(int argc, char **argv)
     to.title = c.title;
     to.default_root = c.default_root;
     to.limits = c.lim;
+    to.no_stix_validation = c.no_stix_validation;
     rc = taxii_new(store, policy, &to, &taxii, &e);
     if (rc) {
         fprintf(stderr, "liaisond: %s\n", e.msg);
