@@ -31,14 +31,16 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "core/err.h"
 #include "core/util.h"
 #include "policy/policy.h"
 #include "store/store.h"
 
 #define PROG "liaison admin"
-#define ADMIN_MAX_POS 2          /* positional arguments per command, at most */
-#define PASSWORD_MAX 1024        /* bytes, without the newline */
+#define ADMIN_MAX_POS 2   /* positional arguments per command, at most */
+#define PASSWORD_MAX 1024 /* bytes, without the newline */
 #define PATH_MAX_LEN 4096
 
 /* ---------------------------------------------------------------------
@@ -46,14 +48,25 @@
  * ------------------------------------------------------------------- */
 
 enum opt_id {
-    O_DATA_DIR, O_TITLE, O_DESCRIPTION, O_API_ROOT, O_ID, O_ALIAS,
-    O_NATIONALITY, O_ORG_CODE, O_IDENTITY, O_PARTNER, O_COLLECTION,
-    O_READ, O_WRITE, O_COUNT
+    O_DATA_DIR,
+    O_TITLE,
+    O_DESCRIPTION,
+    O_API_ROOT,
+    O_ID,
+    O_ALIAS,
+    O_NATIONALITY,
+    O_ORG_CODE,
+    O_IDENTITY,
+    O_PARTNER,
+    O_COLLECTION,
+    O_READ,
+    O_WRITE,
+    O_COUNT
 };
 
 static const struct {
-    const char *name;   /* without the leading "--" */
-    int has_arg;        /* 1: takes a value; 0: a flag */
+    const char *name; /* without the leading "--" */
+    int has_arg;      /* 1: takes a value; 0: a flag */
 } optdefs[O_COUNT] = {
     [O_DATA_DIR] = {"data-dir", 1},
     [O_TITLE] = {"title", 1},
@@ -73,22 +86,22 @@ static const struct {
 #define B(o) (1u << (o))
 
 struct ctx {
-    const char *val[O_COUNT];   /* option values; flags hold "" when given */
+    const char *val[O_COUNT]; /* option values; flags hold "" when given */
     const char *pos[ADMIN_MAX_POS];
     int npos;
-    const char *data_dir;       /* resolved: option, $LIAISON_DATA_DIR, ./data */
-    struct store *s;            /* open unless the command is init */
+    const char *data_dir; /* resolved: option, $LIAISON_DATA_DIR, ./data */
+    struct store *s;      /* open unless the command is init */
 };
 
 struct cmd {
-    const char *group;          /* first word: "partner", "init", ... */
-    const char *verb;           /* second word, or NULL */
+    const char *group; /* first word: "partner", "init", ... */
+    const char *verb;  /* second word, or NULL */
     int (*fn)(struct ctx *c);
-    unsigned allowed;           /* options it takes (--data-dir always) */
+    unsigned allowed; /* options it takes (--data-dir always) */
     unsigned required;
     int min_pos, max_pos;
-    const char *synopsis;       /* after "liaison admin " */
-    const char *help;           /* a few lines, each ending in \n */
+    const char *synopsis; /* after "liaison admin " */
+    const char *help;     /* a few lines, each ending in \n */
 };
 
 static int cmd_init(struct ctx *c);
@@ -106,8 +119,7 @@ static int cmd_grant_list(struct ctx *c);
 static int cmd_show(struct ctx *c);
 
 static const struct cmd cmds[] = {
-    {"init", NULL, cmd_init, 0, 0, 0, 0,
-     "init [--data-dir DIR]",
+    {"init", NULL, cmd_init, 0, 0, 0, 0, "init [--data-dir DIR]",
      "Create the data directory (mode 0700) and an empty store in it.\n"
      "Running it again on an existing store changes nothing.\n"},
     {"api-root", "add", cmd_root_add, B(O_TITLE) | B(O_DESCRIPTION), 0, 1, 1,
@@ -116,8 +128,7 @@ static const struct cmd cmds[] = {
      "segment (letters, digits, '.', '_', '-'; not 'taxii2'). The title\n"
      "defaults to NAME.\n"},
     {"api-root", "list", cmd_root_list, 0, 0, 0, 0,
-     "api-root list [--data-dir DIR]",
-     "List the API roots.\n"},
+     "api-root list [--data-dir DIR]", "List the API roots.\n"},
     {"collection", "add", cmd_coll_add,
      B(O_API_ROOT) | B(O_TITLE) | B(O_DESCRIPTION) | B(O_ID) | B(O_ALIAS),
      B(O_API_ROOT) | B(O_TITLE), 0, 0,
@@ -140,8 +151,7 @@ static const struct cmd cmds[] = {
      "XXX.NAME (nationality, a dot, the name in capitals: JPN.NISC). The\n"
      "identity is the partner's STIX identity object id, if it has one.\n"},
     {"partner", "list", cmd_partner_list, 0, 0, 0, 0,
-     "partner list [--data-dir DIR]",
-     "List the partners.\n"},
+     "partner list [--data-dir DIR]", "List the partners.\n"},
     {"user", "add", cmd_user_add, B(O_PARTNER), B(O_PARTNER), 1, 1,
      "user add [--data-dir DIR] --partner NAME USERNAME",
      "Add a user (HTTP Basic authentication) to a partner. The password is\n"
@@ -167,8 +177,7 @@ static const struct cmd cmds[] = {
     {"grant", "list", cmd_grant_list, B(O_PARTNER), 0, 0, 0,
      "grant list [--data-dir DIR] [--partner NAME]",
      "List who may read and write which collection.\n"},
-    {"show", NULL, cmd_show, 0, 0, 0, 0,
-     "show [--data-dir DIR]",
+    {"show", NULL, cmd_show, 0, 0, 0, 0, "show [--data-dir DIR]",
      "Print the whole configuration: API roots, collections, partners,\n"
      "grants.\n"},
 };
@@ -182,7 +191,8 @@ static const struct cmd cmds[] = {
 static void print_help(FILE *f, const struct cmd *k)
 {
     fprintf(f, "usage: liaison admin %s\n\n%s", k->synopsis, k->help);
-    fprintf(f, "\n--data-dir DIR defaults to $LIAISON_DATA_DIR, else ./data.\n");
+    fprintf(f,
+            "\n--data-dir DIR defaults to $LIAISON_DATA_DIR, else ./data.\n");
 }
 
 static void print_overview(FILE *f)
@@ -194,12 +204,14 @@ static void print_overview(FILE *f)
                "commands:\n");
     for (i = 0; i < N_CMDS; i++) {
         const char *nl = strchr(cmds[i].synopsis, '\n');
-        int len = nl ? (int)(nl - cmds[i].synopsis) : (int)strlen(cmds[i].synopsis);
+        int len =
+            nl ? (int)(nl - cmds[i].synopsis) : (int)strlen(cmds[i].synopsis);
         fprintf(f, "  liaison admin %.*s%s\n", len, cmds[i].synopsis,
                 nl ? " ..." : "");
     }
-    fprintf(f, "\n--data-dir DIR defaults to $LIAISON_DATA_DIR, else ./data.\n"
-               "'liaison admin COMMAND --help' tells more; see docs/admin.md.\n");
+    fprintf(f,
+            "\n--data-dir DIR defaults to $LIAISON_DATA_DIR, else ./data.\n"
+            "'liaison admin COMMAND --help' tells more; see docs/admin.md.\n");
 }
 
 /* A usage error: one line, the synopsis, exit status 2. */
@@ -317,6 +329,27 @@ static int valid_identity(const char *s)
            li_uuid_valid(s + p, LI_UUID_LEN);
 }
 
+/* Text served in TAXII JSON (titles, descriptions): 1..max-1 bytes of
+ * well-formed UTF-8 (checked by jansson) without control characters, except
+ * tabs and line feeds when multi_line. */
+static int valid_text(const char *s, size_t max, int multi_line)
+{
+    size_t i, n = strlen(s);
+    json_t *j;
+
+    if (n == 0 || n >= max)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (((unsigned char)s[i] < 0x20 || s[i] == 0x7f) &&
+            !(multi_line && (s[i] == '\n' || s[i] == '\t')))
+            return 0;
+    j = json_stringn(s, n);
+    if (!j)
+        return 0;
+    json_decref(j);
+    return 1;
+}
+
 static void lower(char *s)
 {
     for (; *s; s++)
@@ -367,8 +400,10 @@ static int cmd_init(struct ctx *c)
     if (stat(c->data_dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return fail_msg("%s is not a directory", c->data_dir);
     if (st.st_mode & 077)
-        fprintf(stderr, PROG ": warning: %s is accessible to other users "
-                        "(chmod 700 it)\n", c->data_dir);
+        fprintf(stderr,
+                PROG ": warning: %s is accessible to other users "
+                     "(chmod 700 it)\n",
+                c->data_dir);
     rc = store_open(c->data_dir, &so, &s, &e);
     if (rc == 0) {
         store_free(s);
@@ -396,11 +431,17 @@ static int cmd_root_add(struct ctx *c)
 
     if (!valid_name(name, STORE_NAME_MAX) || !strcmp(name, "taxii2"))
         return fail_msg("'%s' is not a usable API root name (letters, digits, "
-                        "'.', '_', '-', at most 63, not 'taxii2')", name);
-    if (strlen(title) >= STORE_TITLE_MAX || !title[0])
-        return fail_msg("the title must have 1 to %d bytes", STORE_TITLE_MAX - 1);
-    if (c->val[O_DESCRIPTION] && strlen(c->val[O_DESCRIPTION]) >= STORE_DESC_MAX)
-        return fail_msg("the description must have at most %d bytes", STORE_DESC_MAX - 1);
+                        "'.', '_', '-', at most 63, not 'taxii2')",
+                        name);
+    if (!valid_text(title, STORE_TITLE_MAX, 0))
+        return fail_msg("the title must be 1 to %d bytes of UTF-8 text "
+                        "without control characters",
+                        STORE_TITLE_MAX - 1);
+    if (c->val[O_DESCRIPTION] &&
+        !valid_text(c->val[O_DESCRIPTION], STORE_DESC_MAX, 1))
+        return fail_msg("the description must be 1 to %d bytes of UTF-8 "
+                        "text without control characters",
+                        STORE_DESC_MAX - 1);
     rc = store_api_root_add(c->s, name, title, c->val[O_DESCRIPTION], &e);
     if (rc == LI_EEXIST)
         return fail_msg("an API root named '%s' exists already", name);
@@ -427,14 +468,20 @@ static int cmd_coll_add(struct ctx *c)
     if (alias && (!valid_name(alias, STORE_NAME_MAX) ||
                   li_uuid_valid(alias, strlen(alias))))
         return fail_msg("'%s' is not a usable alias (letters, digits, '.', "
-                        "'_', '-', at most 63, not a UUID)", alias);
-    if (!title[0] || strlen(title) >= STORE_TITLE_MAX)
-        return fail_msg("the title must have 1 to %d bytes", STORE_TITLE_MAX - 1);
-    if (c->val[O_DESCRIPTION] && strlen(c->val[O_DESCRIPTION]) >= STORE_DESC_MAX)
-        return fail_msg("the description must have at most %d bytes", STORE_DESC_MAX - 1);
-    rc = store_collection_add(c->s, c->val[O_API_ROOT],
-                              c->val[O_ID] ? id : NULL, title,
-                              c->val[O_DESCRIPTION], alias, out, &e);
+                        "'_', '-', at most 63, not a UUID)",
+                        alias);
+    if (!valid_text(title, STORE_TITLE_MAX, 0))
+        return fail_msg("the title must be 1 to %d bytes of UTF-8 text "
+                        "without control characters",
+                        STORE_TITLE_MAX - 1);
+    if (c->val[O_DESCRIPTION] &&
+        !valid_text(c->val[O_DESCRIPTION], STORE_DESC_MAX, 1))
+        return fail_msg("the description must be 1 to %d bytes of UTF-8 "
+                        "text without control characters",
+                        STORE_DESC_MAX - 1);
+    rc =
+        store_collection_add(c->s, c->val[O_API_ROOT], c->val[O_ID] ? id : NULL,
+                             title, c->val[O_DESCRIPTION], alias, out, &e);
     if (rc == LI_ENOTFOUND)
         return fail_msg("no API root named '%s'", c->val[O_API_ROOT]);
     if (rc == LI_EEXIST) {
@@ -463,10 +510,12 @@ static int cmd_partner_add(struct ctx *c)
 
     if (!valid_name(name, STORE_NAME_MAX))
         return fail_msg("'%s' is not a usable partner name (letters, digits, "
-                        "'.', '_', '-', at most 63)", name);
+                        "'.', '_', '-', at most 63)",
+                        name);
     if (!valid_nationality(nat))
         return fail_msg("nationality '%s' is not an ISO 3166-1 alpha-3 code "
-                        "(three capitals, e.g. JPN)", nat);
+                        "(three capitals, e.g. JPN)",
+                        nat);
     if (c->val[O_ORG_CODE]) {
         n = li_strlcpy(org, c->val[O_ORG_CODE], sizeof(org));
     } else {
@@ -477,15 +526,17 @@ static int cmd_partner_add(struct ctx *c)
             *p = (char)toupper((unsigned char)*p);
     }
     if (n >= sizeof(org) || !valid_org_code(org, nat)) {
-        fprintf(stderr, PROG ": organisation code '%s' is not of the form "
-                        "%s.ORG[.UNIT] (the nationality, then capitals, "
-                        "digits, '_', '-')%s\n",
+        fprintf(stderr,
+                PROG ": organisation code '%s' is not of the form "
+                     "%s.ORG[.UNIT] (the nationality, then capitals, "
+                     "digits, '_', '-')%s\n",
                 org, nat, c->val[O_ORG_CODE] ? "" : "; give --org-code");
         return 1;
     }
     if (identity && !valid_identity(identity))
         return fail_msg("--identity '%s' is not a STIX identity id "
-                        "(identity--UUID)", identity);
+                        "(identity--UUID)",
+                        identity);
     rc = store_partner_add(c->s, name, nat, org, identity, &e);
     if (rc == LI_EEXIST)
         return fail_msg("a partner named '%s' exists already", name);
@@ -522,8 +573,6 @@ static int read_line(char *buf, size_t size, const char *prompt, int tty)
     if (tty) {
         if (tcgetattr(STDIN_FILENO, &saved_tty) != 0)
             return fail_msg("cannot read the terminal: %s", strerror(errno));
-        fprintf(stderr, "%s", prompt);
-        fflush(stderr);
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = restore_tty;
         sigemptyset(&sa.sa_mask);
@@ -533,7 +582,10 @@ static int read_line(char *buf, size_t size, const char *prompt, int tty)
         t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
         t.c_lflag |= ICANON;
         tty_changed = 1;
+        /* echo off before the prompt, so nothing typed after it shows */
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+        fprintf(stderr, "%s", prompt);
+        fflush(stderr);
     }
     got = fgets(buf, (int)size, stdin);
     if (tty) {
@@ -551,7 +603,7 @@ static int read_line(char *buf, size_t size, const char *prompt, int tty)
     if (n > 0 && buf[n - 1] == '\n') {
         buf[--n] = '\0';
     } else if (!feof(stdin)) {
-        why = "too long";       /* the line goes on past the buffer */
+        why = "too long"; /* the line goes on past the buffer */
         goto out;
     }
     if (n > 0 && buf[n - 1] == '\r')
@@ -599,7 +651,8 @@ static int cmd_user_add(struct ctx *c)
 
     if (!valid_username(user)) {
         fail_msg("'%s' is not a usable user name (letters, digits, '.', '_', "
-                 "'-', '@', '+', at most 63)", user);
+                 "'-', '@', '+', at most 63)",
+                 user);
         return 1;
     }
     if (check_partner(c, c->val[O_PARTNER]) != 0)
@@ -660,8 +713,9 @@ static int cmd_token_add(struct ctx *c)
     }
     printf("%s\n", token);
     fflush(stdout);
-    fprintf(stderr, "token id %s for partner %s (the token is shown once; "
-                    "revoke it with 'liaison admin token revoke %s')\n",
+    fprintf(stderr,
+            "token id %s for partner %s (the token is shown once; "
+            "revoke it with 'liaison admin token revoke %s')\n",
             token_id, partner, token_id);
 out:
     explicit_bzero(token, sizeof(token));
@@ -680,14 +734,38 @@ static int cmd_token_revoke(struct ctx *c)
     return 0;
 }
 
-static const struct store_api_root *find_root_by_id(const struct store_config *cfg,
-                                                    int64_t id)
+static const struct store_api_root *
+find_root_by_id(const struct store_config *cfg, int64_t id)
 {
     size_t i;
     for (i = 0; i < cfg->n_roots; i++)
         if (cfg->roots[i].id == id)
             return &cfg->roots[i];
     return NULL;
+}
+
+/* The collection named arg (its id, else its alias; an alias is never a
+ * UUID) in API root `root` (NULL: any). Returns how many match; *hit is set
+ * to one of them when any does. */
+static size_t find_collection(const struct store_config *cfg, const char *arg,
+                              const char *root,
+                              const struct store_collection **hit)
+{
+    int by_id = li_uuid_valid(arg, strlen(arg));
+    size_t i, n = 0;
+
+    for (i = 0; i < cfg->n_colls; i++) {
+        const struct store_collection *k = &cfg->colls[i];
+        const struct store_api_root *r = find_root_by_id(cfg, k->api_root_id);
+        if (root && (!r || strcmp(r->name, root) != 0))
+            continue;
+        if (by_id ? strcasecmp(k->uuid, arg) != 0
+                  : (!k->alias[0] || strcmp(k->alias, arg) != 0))
+            continue;
+        *hit = k;
+        n++;
+    }
+    return n;
 }
 
 static int cmd_grant(struct ctx *c)
@@ -697,39 +775,23 @@ static int cmd_grant(struct ctx *c)
     const char *arg = c->val[O_COLLECTION], *root = c->val[O_API_ROOT];
     const struct store_collection *hit = NULL;
     int can_read = c->val[O_READ] != NULL, can_write = c->val[O_WRITE] != NULL;
-    size_t i, nhits = 0;
+    size_t n;
     int rc;
 
     rc = store_config_load(c->s, &cfg, &e);
     if (rc != 0)
         return fail("reading the configuration", rc, &e);
-    /* By id first, then by alias (within --api-root if given). */
-    for (i = 0; i < cfg->n_colls && !hit; i++)
-        if (!strcasecmp(cfg->colls[i].uuid, arg))
-            hit = &cfg->colls[i], nhits = 1;
-    for (i = 0; i < cfg->n_colls && !hit; i++) {
-        const struct store_collection *k = &cfg->colls[i];
-        const struct store_api_root *r = find_root_by_id(cfg, k->api_root_id);
-        if (!k->alias[0] || strcmp(k->alias, arg) != 0)
-            continue;
-        if (root && (!r || strcmp(r->name, root) != 0))
-            continue;
-        nhits++;
-    }
-    if (!hit && nhits > 1) {
-        rc = fail_msg("alias '%s' is used in several API roots; give "
-                      "--api-root", arg);
+    n = find_collection(cfg, arg, root, &hit);
+    if (n > 1) {
+        rc = fail_msg("'%s' names a collection in several API roots; give "
+                      "--api-root",
+                      arg);
         goto out;
     }
-    for (i = 0; i < cfg->n_colls && !hit && nhits == 1; i++) {
-        const struct store_collection *k = &cfg->colls[i];
-        const struct store_api_root *r = find_root_by_id(cfg, k->api_root_id);
-        if (k->alias[0] && !strcmp(k->alias, arg) &&
-            (!root || (r && !strcmp(r->name, root))))
-            hit = k;
-    }
-    if (!hit) {
-        rc = fail_msg("no collection with id or alias '%s'", arg);
+    if (n == 0) {
+        rc = fail_msg("no collection with id or alias '%s'%s%s%s", arg,
+                      root ? " in API root '" : "", root ? root : "",
+                      root ? "'" : "");
         goto out;
     }
     rc = store_grant_set(c->s, c->val[O_PARTNER], hit->uuid, can_read,
@@ -743,8 +805,10 @@ static int cmd_grant(struct ctx *c)
         goto out;
     }
     printf("partner %s: %s on collection %s%s%s%s\n", c->val[O_PARTNER],
-           can_read && can_write ? "read+write" :
-           can_read ? "read" : can_write ? "write" : "no rights",
+           can_read && can_write ? "read+write"
+           : can_read            ? "read"
+           : can_write           ? "write"
+                                 : "no rights",
            hit->uuid, hit->alias[0] ? " (" : "", hit->alias,
            hit->alias[0] ? ")" : "");
 out:
@@ -819,8 +883,9 @@ static void list_grants(const struct store_config *cfg, const char *partner)
             continue;
         r = find_root_by_id(cfg, col->api_root_id);
         printf("%-16s %-12s %-10s %s%s%s%s\n", p->name, r ? r->name : "?",
-               g->can_read && g->can_write ? "read+write" :
-               g->can_read ? "read" : "write",
+               g->can_read && g->can_write ? "read+write"
+               : g->can_read               ? "read"
+                                           : "write",
                col->uuid, col->alias[0] ? " (" : "", col->alias,
                col->alias[0] ? ")" : "");
     }
@@ -871,8 +936,8 @@ static int cmd_show(struct ctx *c)
     struct store_config *cfg = NULL;
     if (load(c, &cfg) != 0)
         return 1;
-    printf("data directory %s, configuration generation %lld\n\n",
-           c->data_dir, (long long)cfg->gen);
+    printf("data directory %s, configuration generation %lld\n\n", c->data_dir,
+           (long long)cfg->gen);
     list_roots(cfg);
     putchar('\n');
     list_colls(cfg, NULL);
@@ -1027,8 +1092,10 @@ int cli_admin(int argc, char **argv)
         return k->fn(&c);
     rc = store_open(c.data_dir, &so, &c.s, &e);
     if (rc == LI_ENOTFOUND) {
-        fprintf(stderr, PROG ": no store in %s (create one with 'liaison admin "
-                        "init --data-dir %s')\n", c.data_dir, c.data_dir);
+        fprintf(stderr,
+                PROG ": no store in %s (create one with 'liaison admin "
+                     "init --data-dir %s')\n",
+                c.data_dir, c.data_dir);
         return 1;
     }
     if (rc != 0)

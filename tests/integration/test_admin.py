@@ -85,6 +85,28 @@ def init_creates_private_dir_and_is_idempotent():
 
 
 @case
+def init_errors():
+    f = os.path.join(H.tmp, "a-file")
+    with open(f, "w") as fh:
+        fh.write("x")
+    fails(adm("init", data=f), "init on a file", msg="not a directory")
+    fails(adm("init", data=os.path.join(f, "sub")), "init under a file", msg="cannot create")
+    bad = os.path.join(H.tmp, "corrupt")
+    os.mkdir(bad, 0o700)
+    with open(os.path.join(bad, "liaison.db"), "w") as fh:
+        fh.write("this is not an SQLite database\n" * 100)
+    fails(adm("init", data=bad), "init on a corrupt store")
+    fails(adm("partner", "list", data=bad), "list on a corrupt store")
+    # a loose directory is used but warned about
+    loose = os.path.join(H.tmp, "loose")
+    os.mkdir(loose)
+    os.chmod(loose, 0o755)
+    r, out, err = adm("init", data=loose)
+    eq(r, 0, "init in a 0755 directory")
+    check("warning" in err and "other users" in err, "no warning: %r" % err)
+
+
+@case
 def data_dir_defaults():
     tmp = tempfile.mkdtemp(dir=H.tmp)
     # $LIAISON_DATA_DIR
@@ -130,6 +152,12 @@ def api_roots():
     for bad in ("taxii2", "a/b", "-x", "x y", "r" * 64, ""):
         fails(adm("api-root", "add", "--data-dir", H.data, "--", bad), "bad name %r" % bad, msg="API root name")
     fails(a("api-root", "add", "t" * 10, "--title", "x" * 256), "long title", msg="title")
+    fails(a("api-root", "add", "t1", "--title", "a\tb"), "control char", msg="title")
+    fails(a("api-root", "add", "t1", "--title", b"\xff\xfe"), "bad UTF-8", msg="title")
+    fails(a("api-root", "add", "t1", "--description", "x\x01"), "control char",
+          msg="description")
+    ok(a("api-root", "add", "t1", "--title", "Hub \u65e5\u672c", "--description", "two\nlines"),
+       "UTF-8 title, two-line description")
     fails(a("api-root", "add"), "missing name", rc=2, msg="missing argument")
     fails(a("api-root", "add", "p", "q"), "two names", rc=2, msg="unexpected")
     # the new root is served at once, to partners with a grant in it
@@ -281,6 +309,10 @@ def alias_in_two_roots_needs_api_root():
     c2 = out.strip()
     fails(a("grant", "--partner", "nisc", "--collection", "dup", "--read"), "ambiguous",
           msg="several API roots")
+    fails(a("grant", "--partner", "nisc", "--collection", "dup", "--api-root", "nope", "--read"),
+          "unknown root", msg="in API root 'nope'")
+    fails(a("grant", "--partner", "nisc", "--collection", c1, "--api-root", "rootb", "--read"),
+          "id in another root", msg="no collection")
     out = ok(a("grant", "--partner", "nisc", "--collection", "dup", "--api-root", "rootb",
                "--read"), "with --api-root")
     check(c2 in out and c1 not in out, "picked the wrong one: %r" % out)
@@ -334,6 +366,54 @@ def users_and_passwords():
     fails(a("user", "add", "--partner", "nisc", "a:b", stdin="pw\n"), "colon in name",
           msg="user name")
     fails(a("user", "add", "--partner", "nisc", stdin="pw\n"), "no user", rc=2, msg="missing")
+
+
+def on_terminal(args, lines, timeout=30):
+    """Run `liaison admin ARGS` on a pseudo-terminal, typing each of lines
+    after each prompt. Returns (exit status, everything the terminal showed)."""
+    import pty
+    import select
+    import time
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(LIAISON, [LIAISON, "admin"] + list(args))
+    shown = b""
+    deadline = time.monotonic() + timeout * SLOW
+    todo = list(lines)
+    try:
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([fd], [], [], 0.1)
+            if r:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+                # a prompt ("Password: ") is the last thing shown, not
+                # yet followed by the line end printed after an answer
+                if todo and shown.endswith(b": "):
+                    os.write(fd, todo.pop(0).encode() + b"\n")
+    finally:
+        os.close(fd)
+    _, st = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(st), shown.decode("utf-8", "replace")
+
+
+@case
+def password_prompt_on_a_terminal():
+    rc, shown = on_terminal(["user", "add", "--data-dir", H.data, "--partner", "nisc", "tty1"],
+                            ["sekrit-on-tty", "sekrit-on-tty"])
+    eq(rc, 0, "exit status (terminal showed %r)" % shown)
+    check("Password:" in shown and "Again:" in shown, "prompts: %r" % shown)
+    check("sekrit" not in shown, "the password was echoed: %r" % shown)
+    H.get("/taxii2/", auth=basic("tty1", "sekrit-on-tty")).expect(200, "typed password works")
+    rc, shown = on_terminal(["user", "add", "--data-dir", H.data, "--partner", "nisc", "tty2"],
+                            ["one-password", "another-one"])
+    eq(rc, 1, "different passwords (terminal showed %r)" % shown)
+    check("differ" in shown, "no reason given: %r" % shown)
+    check("one-password" not in shown and "another" not in shown, "echoed: %r" % shown)
 
 
 # ---- usage, help, show ----------------------------------------------------------
