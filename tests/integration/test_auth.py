@@ -209,10 +209,21 @@ def status_only_for_submitter():
 
 
 @case
+def discovery_filtered_per_partner():
+    j = H.get("/taxii2/", auth="none").expect(200, "discovery for a partner without grants").json
+    eq(j.get("api_roots", []), [], "api_roots for a partner without grants")
+    roots = H.get("/taxii2/", auth="rw").expect(200).json.get("api_roots", [])
+    eq(sorted(r.rstrip("/").rsplit("/", 1)[-1] for r in roots), ["api1", "api2"], "api_roots of rw")
+    roots = H.get("/taxii2/", auth="ro").expect(200).json.get("api_roots", [])
+    eq([r.rstrip("/").rsplit("/", 1)[-1] for r in roots], ["api1"], "api_roots of ro")
+
+
+@case
 def roots_are_separate():
     H.get(P("r2", root="api2"), auth="rw").expect(200)
     H.get(P("r2", root="api2"), auth="ro").expect(404, "no grant in api2")
     H.get(P("c", root="api2"), auth="rw").expect(404, "api1's collection under api2")
 
 
-run([H], setup)
+if __name__ == "__main__":
+    run([H], setup)

@@ -25,7 +25,7 @@ def setup():
     H.partner("alpha")
     for c in ("c1", "c2", "c3"):
         H.grant("alpha", C[c], read=True, write=True)
-    H.start()
+    H.start("--title", "Endpoint hub", "--default-root", "api1")
 
 
 A = "alpha"
@@ -39,7 +39,8 @@ def objp(coll, obj=None, versions=False, root="api1"):
 def discovery():
     r = H.get("/taxii2/", auth=A).expect(200)
     j = r.json
-    check(isinstance(j.get("title"), str) and j["title"], "discovery title: %r" % j)
+    eq(j.get("title"), "Endpoint hub", "discovery title (--title)")
+    check(str(j.get("default", "")).rstrip("/").endswith("api1"), "discovery default: %r" % j.get("default"))
     roots = j.get("api_roots")
     check(isinstance(roots, list), "api_roots not a list: %r" % j)
     check(any(x.rstrip("/").endswith("/api1") or x.rstrip("/") == "api1" for x in roots),
@@ -107,6 +108,8 @@ def empty_collection_objects():
     eq(j.get("objects", []), [], "objects of an empty collection")
     eq(j.get("more", False), False, "more")
     check("next" not in j, "next on an empty page: %r" % j)
+    check(r.header("X-TAXII-Date-Added-First") is None and r.header("X-TAXII-Date-Added-Last") is None,
+          "X-TAXII-Date-Added headers on an empty page: %r" % r.headers)
     j = H.get("/api1/collections/%s/manifest/" % C["c2"], auth=A).expect(200).json
     eq(j.get("objects", []), [], "manifest of an empty collection")
 
@@ -232,6 +235,41 @@ def status_resource():
 
 
 @case
+def failures_and_scos():
+    sco = {"type": "ipv4-addr", "spec_version": "2.1",
+           "id": "ipv4-addr--" + "5c5c5c5c-0000-4000-8000-000000000001", "value": "198.51.100.9"}
+    old = indicator(spec_version="2.0")
+    mism = indicator()
+    mism["id"] = "malware--" + mism["id"].split("--")[1]
+    st = H.add_objects("api1", C["c2"], [{"type": "indicator"}, sco, old, mism, "text"], A)
+    eq(st.get("total_count"), 5, "total_count")
+    eq([s["id"] for s in st.get("successes", [])], [sco["id"]], "successes")
+    fids = [f.get("id") for f in st.get("failures", [])]
+    eq(len(fids), 4, "failure_count %r" % st)
+    check(old["id"] in fids and mism["id"] in fids, "failures name the bad objects: %r" % fids)
+    for f in st.get("failures", []):
+        check(isinstance(f.get("message"), str) and f["message"], "failure without message: %r" % f)
+    # an SCO has one version; posting it again is a duplicate (a success)
+    st = H.add_objects("api1", C["c2"], [sco], A)
+    eq((st.get("success_count"), st.get("failure_count")), (1, 0), "SCO repost")
+    j = H.get(objp("c2", sco["id"], versions=True), auth=A).expect(200).json
+    eq(len(j.get("versions", [])), 1, "SCO versions")
+    eq(H.get(objp("c2", sco["id"]), auth=A).expect(200).json.get("objects"), [sco], "SCO read back")
+    H.get(objp("c2", old["id"]), auth=A).expect(404, "refused object not stored")
+
+
+@case
+def delete_matching_nothing_404():
+    o = malware()
+    H.add_objects("api1", C["c2"], [o], A)
+    H.req("DELETE", objp("c2", o["id"]), auth=A,
+          params={"match[version]": "2001-01-01T00:00:00.000Z"}).expect(404, "DELETE of no version")
+    H.get(objp("c2", o["id"]), auth=A).expect(200, "still there")
+    r = H.get(objp("c2", o["id"]), auth=A, params={"match[version]": "2001-01-01T00:00:00.000Z"}).expect(200)
+    eq(r.json.get("objects", []), [], "object endpoint with a filter matching no version")
+
+
+@case
 def content_negotiation_accept():
     p = "/api1/collections/"
     for acc in (TAXII, "application/taxii+json", "application/taxii+json; version=2.1",
@@ -244,6 +282,9 @@ def content_negotiation_accept():
         H.get(p, auth=A, accept=acc).expect(406, "Accept: %s" % acc)
     H.get(objp("c1"), auth=A, accept="application/xml").expect(406, "objects")
     H.get("/taxii2/", auth=A, accept="text/plain").expect(406, "discovery")
+    man = "/api1/collections/%s/manifest/" % C["c1"]
+    H.get(man, auth=A, accept="application/stix+json;version=2.1").expect(200, "manifest, STIX Accept")
+    H.get(objp("c1"), auth=A, accept="application/taxii+json;version=2.1, */*;q=0.1").expect(200)
 
 
 @case
@@ -307,4 +348,108 @@ def every_response_is_taxii():
         r.expect(r.status)
 
 
-run([H], setup)
+@case(timeout=120)
+def concurrent_mixed_load():
+    """8 threads mix POST, GET (objects, manifest, object, versions) and
+    DELETE for a few seconds: every answer is one the request allows, never
+    a 5xx, and the server stays up."""
+    import threading
+    import time
+    stop = time.monotonic() + 3
+    errs = []
+
+    def worker(n):
+        mine = []
+        i = 0
+        try:
+            while time.monotonic() < stop and not errs:
+                i += 1
+                k = i % 5
+                if k == 0 or not mine:
+                    o = indicator(name="load %d %d" % (n, i))
+                    H.post(objp("c2"), {"objects": [o, malware()]}, auth=A).expect(202)
+                    mine.append(o["id"])
+                elif k == 1:
+                    H.get(objp("c2"), auth=A, params={"limit": "20", "match[type]": "indicator"}).expect(200)
+                elif k == 2:
+                    H.get("/api1/collections/%s/manifest/" % C["c2"], auth=A, params={"limit": "50"}).expect(200)
+                elif k == 3:
+                    H.get(objp("c2", mine[-1], versions=True), auth=A).expect(200)
+                else:
+                    H.req("DELETE", objp("c2", mine.pop()), auth=A).expect(200)
+        except Exception as e:  # noqa: BLE001
+            errs.append("thread %d: %s" % (n, e))
+    ts = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    check(not errs, "; ".join(errs[:3]))
+    check(H.alive(), "liaisond died under mixed load")
+
+
+def raw(data, timeout=10):
+    """Send raw bytes on a fresh connection; return the status code, or
+    None when the server closed without an HTTP answer."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", H.port), timeout=timeout)
+    try:
+        s.sendall(data)
+        buf = b""
+        try:
+            while b"\r\n" not in buf:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+        except (socket.timeout, ConnectionResetError):
+            pass
+        if not buf.startswith(b"HTTP/1."):
+            return None
+        return int(buf.split(b" ")[1])
+    finally:
+        s.close()
+
+
+@case
+def malformed_requests_never_crash():
+    auth = H.creds[A].encode()
+    hdr = b"Host: x\r\nAuthorization: " + auth + b"\r\n"
+    cases = [
+        (b"GET /api1/%zz/ HTTP/1.1\r\n" + hdr + b"\r\n", {400, 404}),
+        (b"GET /api1/collections/%00/ HTTP/1.1\r\n" + hdr + b"\r\n", {400, 404}),
+        # a NUL in the decoded path must not cut it short ("/api1/%00/" is not "/api1/")
+        (b"GET /api1/%00/ HTTP/1.1\r\n" + hdr + b"\r\n", {400, 404}),
+        (b"GET " + objp("c1").encode() + b"%00xyz/ HTTP/1.1\r\n" + hdr + b"\r\n", {400, 404}),
+        (b"GET /taxii2/%00/x HTTP/1.1\r\n" + hdr + b"\r\n", {400, 404}),
+        (b"GET /taxii2/../api1/ HTTP/1.1\r\n" + hdr + b"\r\n", {400, 404}),
+        (b"GET /api1//collections/ HTTP/1.1\r\n" + hdr + b"\r\n", {400, 404}),
+        (b"GET /api1/collections/\xff\xfe/ HTTP/1.1\r\n" + hdr + b"\r\n", {400, 404}),
+        (b"GET " + b"/a" * 1500 + b"/ HTTP/1.1\r\n" + hdr + b"\r\n", {400, 404, 414, 431}),
+        (b"GARBAGE\r\n\r\n", {400, None}),
+        (b"GET /taxii2/ HTTP/9.9\r\n" + hdr + b"\r\n", {400, 505, None}),
+        (b"GET /taxii2/ HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n", {400, 401, None}),
+        (b"POST " + objp("c1").encode() + b" HTTP/1.1\r\n" + hdr +
+         b"Content-Type: application/taxii+json\r\nContent-Length: -1\r\n\r\n", {400, 413, None}),
+        (b"POST " + objp("c1").encode() + b" HTTP/1.1\r\n" + hdr +
+         b"Content-Type: application/taxii+json\r\nContent-Length: abc\r\n\r\n", {400, 413, None}),
+        (b"POST " + objp("c1").encode() + b" HTTP/1.1\r\n" + hdr +
+         b"Content-Type: application/taxii+json\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+         {400, 413, None}),
+        (b"POST " + objp("c1").encode() + b" HTTP/1.1\r\n" + hdr +
+         b"Content-Type: application/taxii+json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", {400, None}),
+        (b"GET /taxii2/ HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + b"A" * 3000 + b"\r\n\r\n", {401}),
+    ]
+    bad = []
+    for data, ok in cases:
+        st = raw(data)
+        if st not in ok:
+            bad.append("%r -> %r (expected one of %r)" % (data.split(b"\r\n")[0][:70], st,
+                                                          sorted(ok, key=str)))
+        check(H.alive(), "liaisond died after %r" % data[:60])
+    H.get("/api1/", auth=A).expect(200, "still serving")
+    check(not bad, "; ".join(bad))
+
+
+if __name__ == "__main__":
+    run([H], setup)

@@ -8,7 +8,6 @@ malformed parameters (400, never 500)."""
 import os
 import sys
 import threading
-import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from liaison_test import (Hub, case, check, eq, identity, indicator,  # noqa: E402
@@ -26,7 +25,7 @@ ORDER = []          # every version posted to "f", in posting (= date_added) ord
 def setup():
     H.init()
     H.add_root("api1")
-    for c in ("f", "f2", "page", "page2"):
+    for c in ("f", "f2", "page", "page2", "model"):
         C[c] = H.add_collection("api1", "Collection " + c)
     H.partner(A)
     H.partner(B)
@@ -299,11 +298,25 @@ def malformed_parameters():
     # unknown parameters are ignored
     H.get(P(), auth=A, params=[("foo", "bar")]).expect(200, "unknown parameter")
     # raw, badly encoded query strings: 400 or ignored, never 500
-    for raw in ("?limit=%", "?limit=%zz", "?%00=1", "?match%5Btype%5D=indicator%00x", "?&&&", "?=",
+    for raw in ("?limit=%", "?limit=%zz", "?%00=1", "?&&&", "?=",
                 "?limit=1&", "?added_after=2024-01-01T00:00:00.1234567890123Z"):
         r = H.get(P() + raw, auth=A)
         check(r.status in (200, 400), "%s -> %d (expected 200 or 400)" % (raw, r.status))
         r.expect(r.status)
+
+
+@case
+def nul_in_query_values():
+    # a NUL inside a value must not silently shorten it ("indicator\0x" is
+    # not the type "indicator"): 400
+    bad = []
+    for q in ("?match%5Btype%5D=indicator%00x", "?limit=2%00junk", "?match%5Bversion%5D=all%00x",
+              "?added_after=2024-01-01T00:00:00Z%00x"):
+        r = H.get(P() + q, auth=A)
+        if r.status != 400:
+            bad.append("%s -> %d" % (q, r.status))
+        r.expect(r.status)
+    check(not bad, "expected 400: " + "; ".join(bad))
 
 
 @case
@@ -396,4 +409,126 @@ def paging_while_adding_manifest_added_after():
     concurrent_paging("page2", "manifest", use_added_after=True)
 
 
-run([H], setup)
+def build_model():
+    """Collection "model": 14 ids of 4 types with 1-4 versions each, posted
+    in a shuffled order (older versions sometimes after newer ones) in
+    batches of 1-5. Returns the rows: dicts id, type, v (version us),
+    da (date_added us), obj."""
+    import random
+    rnd = random.Random(20261127)
+    makers = [("indicator", indicator), ("malware", malware), ("identity", identity)]
+    objs = []
+    for n in range(14):
+        t, mk = makers[n % 3] if n < 12 else ("x-custom-thing", None)
+        oid = "%s--%08x-0000-4000-8000-%012x" % (t, 0xabc00 + n, n)
+        for k in range(1 + n % 4):
+            if mk:
+                o = mk(oid, modified=1000 + 10 * k + n)
+            else:
+                o = {"type": t, "spec_version": "2.1", "id": oid,
+                     "created": "2024-01-01T00:00:00.000Z",
+                     "modified": "2024-01-01T00:%02d:00.000Z" % (10 + k), "x_n": k}
+            objs.append(o)
+    rnd.shuffle(objs)
+    i = 0
+    while i < len(objs):
+        n = rnd.randint(1, 5)
+        H.add_objects("api1", C["model"], objs[i:i + n], A)
+        i += n
+    items, _ = H.read_all("api1", C["model"], A, params={"match[version]": "all"}, limit=1000,
+                          what="manifest")
+    da = {(e["id"], tsv(e["version"])): tsv(e["date_added"]) for e in items}
+    rows = []
+    for o in objs:
+        k = key(o)
+        rows.append({"id": o["id"], "type": o["type"], "v": k[1], "da": da[k], "obj": o})
+    rows.sort(key=lambda r: r["da"])
+    eq(len(da), len(objs), "manifest entries of the model collection")
+    return rows
+
+
+def model_select(rows, types, ids, version, after):
+    vmax, vmin = {}, {}
+    for r in rows:
+        vmax[r["id"]] = max(vmax.get(r["id"], r["v"]), r["v"])
+        vmin[r["id"]] = min(vmin.get(r["id"], r["v"]), r["v"])
+    vals = (version or "last").split(",")
+    out = []
+    for r in rows:
+        if types and r["type"] not in types:
+            continue
+        if ids and r["id"] not in ids:
+            continue
+        if "all" not in vals:
+            ok = ("last" in vals and r["v"] == vmax[r["id"]]) or \
+                 ("first" in vals and r["v"] == vmin[r["id"]]) or \
+                 any(v not in ("last", "first") and tsv(v) == r["v"] for v in vals)
+            if not ok:
+                continue
+        if after is not None and not r["da"] > after:
+            continue
+        out.append(r)
+    return out
+
+
+def fmt_us(us):
+    import time as _t
+    return _t.strftime("%Y-%m-%dT%H:%M:%S", _t.gmtime(us // 1000000)) + ".%06dZ" % (us % 1000000)
+
+
+@case(timeout=180)
+def model_every_combination():
+    """Objects and manifest answers for every combination of match[type],
+    match[id], match[version] and added_after equal a reference model
+    (last/first = newest/oldest version by modified, over all versions;
+    added_after applied to the chosen versions; date_added order)."""
+    rows = build_model()
+    ids_all = sorted({r["id"] for r in rows})
+    multi = [i for i in ids_all if sum(1 for r in rows if r["id"] == i) >= 3]
+    some_ts = fmt_us([r for r in rows if r["id"] == multi[0]][0]["v"])
+    other_ts = fmt_us([r for r in rows if r["id"] == multi[1]][-1]["v"])
+    mid = rows[len(rows) // 2]["da"]
+    n = 0
+    for types in (None, ["indicator"], ["indicator", "malware"], ["x-custom-thing"], ["campaign"]):
+        for ids in (None, [multi[0]], [multi[0], multi[1], ids_all[0]]):
+            for version in (None, "last", "first", "all", "first,last", some_ts,
+                            some_ts + ",last", some_ts + "," + other_ts):
+                for after in (None, mid):
+                    params = []
+                    if types:
+                        params.append(("match[type]", ",".join(types)))
+                    if ids:
+                        params.append(("match[id]", ",".join(ids)))
+                    if version:
+                        params.append(("match[version]", version))
+                    if after is not None:
+                        params.append(("added_after", fmt_us(after)))
+                    want = model_select(rows, types, ids, version, after)
+                    got, _ = get_objs(params + [("limit", "1000")], path=P("model"))
+                    eq([key(o) for o in got], [(r["id"], r["v"]) for r in want], "objects %r" % params)
+                    eq(got, [r["obj"] for r in want], "object contents %r" % params)
+                    j = H.get(M("model"), auth=A, params=params + [("limit", "1000")]).expect(200).json
+                    eq([(e["id"], tsv(e["version"]), tsv(e["date_added"])) for e in j.get("objects", [])],
+                       [(r["id"], r["v"], r["da"]) for r in want], "manifest %r" % params)
+                    n += 1
+                    if n % 7 == 0:  # paged as well, by 3
+                        items, _ = H.read_all("api1", C["model"], A, params=params, limit=3)
+                        eq([key(o) for o in items], [(r["id"], r["v"]) for r in want], "paged %r" % params)
+    # object and versions endpoints for every id
+    for i in ids_all:
+        mine = [r for r in rows if r["id"] == i]
+        for version in (None, "first", "all", "first,last"):
+            for after in (None, mid):
+                params = ([("match[version]", version)] if version else []) + \
+                         ([("added_after", fmt_us(after))] if after is not None else [])
+                want = model_select(mine, None, None, version, after)
+                r = H.get(Hub.objects_path("api1", C["model"], i), auth=A, params=params).expect(200)
+                eq([key(o) for o in r.json.get("objects", [])], [(x["id"], x["v"]) for x in want],
+                   "object endpoint %s %r" % (i, params))
+        r = H.get(Hub.objects_path("api1", C["model"], i, versions=True), auth=A).expect(200)
+        eq([tsv(v) for v in r.json.get("versions", [])], [x["v"] for x in mine],
+           "versions of %s (date_added order)" % i)
+
+
+if __name__ == "__main__":
+    run([H], setup)

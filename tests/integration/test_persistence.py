@@ -98,6 +98,7 @@ def sigterm_exits_cleanly_under_load():
 @case(timeout=240)
 def kill9_keeps_every_acknowledged_object():
     acked = {}          # id -> object
+    statuses = {}       # status id -> ids it reported as successes
     lock = threading.Lock()
     stop = threading.Event()
     errors = []
@@ -122,6 +123,7 @@ def kill9_keeps_every_acknowledged_object():
                 continue  # pending: not yet acknowledged as stored
             okids = {s["id"] for s in st.get("successes", [])}
             with lock:
+                statuses[st["id"]] = okids
                 for o in batch:
                     if o["id"] in okids:
                         acked[o["id"]] = o
@@ -144,6 +146,15 @@ def kill9_keeps_every_acknowledged_object():
     for i, o in acked.items():
         eq(got[i], o, "object after kill -9")
     check(len(acked) >= n_at_kill, "bookkeeping")
+    # the status resources of acknowledged requests survive too
+    lost = []
+    for sid, okids in list(statuses.items())[:: max(1, len(statuses) // 40)]:
+        r = H.get("/api1/status/%s/" % sid, auth=A)
+        if r.status != 200:
+            lost.append(sid)
+            continue
+        eq({x["id"] for x in r.json.get("successes", [])}, okids, "status %s after kill -9" % sid)
+    check(not lost, "%d acknowledged status resources lost after kill -9, e.g. %s" % (len(lost), lost[:2]))
     # the store is usable: new writes and reads work
     o = indicator()
     H.add_objects("api1", C["k"], [o], A)
@@ -163,4 +174,5 @@ def repeated_kill9_restarts():
             H.get(P("c", i), auth=A).expect(200, "object of round %d after kill -9" % ids.index(i))
 
 
-run([H], setup)
+if __name__ == "__main__":
+    run([H], setup)

@@ -241,4 +241,5 @@ def concurrent_tls_clients():
     check(not errs, "TLS clients failed: %r" % errs[:2])
 
 
-run([H], setup)
+if __name__ == "__main__":
+    run([H], setup)
