@@ -55,6 +55,13 @@ struct http_server {
     char start_msg[256];        /* MHD's first complaint while starting */
 };
 
+/* MHD decodes %00 in the path and query into a NUL that silently ends the
+ * C string it hands us. The raw URI is seen first by uri_seen(), which marks
+ * such a request by returning this sentinel as the initial *con_cls (no
+ * allocation, so nothing leaks if MHD drops the request before the access
+ * handler runs); the access handler then answers 400. */
+static char encoded_nul_mark;
+
 /* Per-request state, MHD's *con_cls. */
 struct req {
     struct http_server *server;
@@ -69,6 +76,7 @@ struct req {
     int responding;             /* counted in http_server.responding */
     size_t drained;             /* body bytes discarded after a rejection */
     size_t content_length;      /* announced (within the limit), else 0 */
+    int encoded_nul;            /* the raw URI holds %00 */
 };
 
 /* ---------------------------------------------------------------------
@@ -333,6 +341,16 @@ static int has_body(struct MHD_Connection *conn)
     return cl && strcmp(cl, "0") != 0;
 }
 
+/* MHD_OPTION_URI_LOG_CALLBACK: sees the raw request URI before decoding. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    const char *p;
+    for (p = uri; p && (p = strchr(p, '%')) != NULL; p++)
+        if (p[1] == '0' && p[2] == '0')
+            return &encoded_nul_mark;
+    return NULL;
+}
+
 /* Call 1: everything that can be decided from the header block. */
 static void check_head(struct http_server *h, struct MHD_Connection *conn,
                        const char *url, const char *method, struct req *r)
@@ -342,6 +360,11 @@ static void check_head(struct http_server *h, struct MHD_Connection *conn,
     struct li_err err;
     int rc;
 
+    if (r->encoded_nul) {
+        reject(r, MHD_HTTP_BAD_REQUEST, "Bad Request",
+               "the URL holds an encoded NUL byte (%00)");
+        return;
+    }
     MHD_get_connection_values(conn, MHD_HEADER_KIND, count_kv, &hc);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, count_kv, &qc);
     if (hc.bytes + qc.bytes + strlen(url) + strlen(method) >
@@ -447,10 +470,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
     struct http_server *h = cls;
     struct req *r = *con_cls;
 
-    if (!r) {
+    if (!r || r == (struct req *)(void *)&encoded_nul_mark) {
+        int nul = r != NULL;
         r = calloc(1, sizeof(*r));
         if (!r)
             return MHD_NO;
+        r->encoded_nul = nul;
         r->server = h;
         r->t0_us = li_time_mono_us();
         li_buf_init(&r->body, h->lim.max_content_length);
@@ -504,8 +529,10 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct http_server *h = cls;
     struct req *r = *con_cls;
-    if (!r)
+    if (!r || r == (struct req *)(void *)&encoded_nul_mark) {
+        *con_cls = NULL;
         return;
+    }
     if (r->responding)
         __atomic_sub_fetch(&h->responding, 1, __ATOMIC_RELAXED);
     li_buf_release(&r->body);
@@ -631,6 +658,7 @@ int http_start(const struct http_opts *o, struct taxii *t, struct policy *p,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)h->lim.idle_timeout_s,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
             MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+            MHD_OPTION_URI_LOG_CALLBACK, uri_seen, h,
             MHD_OPTION_END);
     } else {
         h->d = MHD_start_daemon(
@@ -642,6 +670,7 @@ int http_start(const struct http_opts *o, struct taxii *t, struct policy *p,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)h->lim.idle_timeout_s,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
             MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+            MHD_OPTION_URI_LOG_CALLBACK, uri_seen, h,
             MHD_OPTION_HTTPS_MEM_CERT, h->tls_cert,
             MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
             MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,

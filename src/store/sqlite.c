@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/time.h"
 
 /* ------------------------------------------------------------------ */
@@ -44,7 +45,7 @@ static const char schema_sql[] =
     " uuid TEXT NOT NULL UNIQUE,"
     " title TEXT NOT NULL,"
     " description TEXT NOT NULL,"
-    " alias TEXT,"                               /* NULL when none */
+    " alias TEXT," /* NULL when none */
     " UNIQUE(api_root_id, alias));"
     "CREATE TABLE IF NOT EXISTS partners("
     " id INTEGER PRIMARY KEY,"
@@ -73,7 +74,7 @@ static const char schema_sql[] =
     " date_added INTEGER PRIMARY KEY,"
     " coll_id INTEGER NOT NULL REFERENCES collections(id),"
     " vflags INTEGER NOT NULL,"
-    " version_us INTEGER NOT NULL,"             /* STORE_NO_VERSION as is */
+    " version_us INTEGER NOT NULL," /* STORE_NO_VERSION as is */
     " submitter INTEGER NOT NULL,"
     " marking_set INTEGER NOT NULL,"
     " stix_id TEXT NOT NULL,"
@@ -153,41 +154,142 @@ static void cache_clear(struct sq_cache *c)
     memset(c, 0, sizeof(*c));
 }
 
+/* Find sql in c; *victim_out gets the slot to reuse if it is missing
+ * (NULL when every slot is busy). */
+static struct sq_cache_ent *cache_find(struct sq_cache *c, const char *sql,
+                                       uint64_t h,
+                                       struct sq_cache_ent **victim_out)
+{
+    struct sq_cache_ent *victim = NULL;
+
+    for (size_t i = 0; i < SQ_STMT_CACHE; i++) {
+        struct sq_cache_ent *x = &c->ent[i];
+        if (x->sql && x->hash == h && strcmp(x->sql, sql) == 0)
+            return x;
+        if (x->busy)
+            continue;
+        /* prefer an empty slot, else the least recently used */
+        if (!victim || (victim->sql && (!x->sql || x->used < victim->used)))
+            victim = x;
+    }
+    *victim_out = victim;
+    return NULL;
+}
+
+static int cache_add(sqlite3 *db, struct sq_cache_ent *slot, const char *sql,
+                     uint64_t h, struct sq_cache *c, sqlite3_stmt **out,
+                     struct li_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    int rc =
+        sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+
+    if (rc != SQLITE_OK)
+        return sq_fail(e, db, rc, "prepare");
+    if (slot->sql) {
+        sqlite3_finalize(slot->st);
+        free(slot->sql);
+    }
+    slot->sql = li_xstrdup(sql);
+    slot->hash = h;
+    slot->st = st;
+    slot->used = ++c->tick;
+    slot->busy = 0;
+    *out = st;
+    return 0;
+}
+
 int sq_stmt(sqlite3 *db, struct sq_cache *c, const char *sql,
             sqlite3_stmt **out, struct li_err *e)
 {
     uint64_t h = sq_hash(sql);
-    struct sq_cache_ent *victim = &c->ent[0];
-    sqlite3_stmt *st = NULL;
+    struct sq_cache_ent *victim = NULL;
+    struct sq_cache_ent *x = cache_find(c, sql, h, &victim);
+
+    if (x) {
+        if (x->busy) /* only sq_stmt_take users hold statements */
+            return li_err_set(e, LI_EINTERNAL, "store: statement in use");
+        x->used = ++c->tick;
+        sqlite3_reset(x->st);
+        sqlite3_clear_bindings(x->st);
+        *out = x->st;
+        return 0;
+    }
+    if (!victim)
+        return li_err_set(e, LI_ELIMIT, "store: too many nested queries");
+    return cache_add(db, victim, sql, h, c, out, e);
+}
+
+int sq_stmt_take(sqlite3 *db, struct sq_cache *c, const char *sql,
+                 sqlite3_stmt **out, struct sq_cache_ent **ent_out,
+                 struct li_err *e)
+{
+    uint64_t h = sq_hash(sql);
+    struct sq_cache_ent *victim = NULL;
+    struct sq_cache_ent *x = cache_find(c, sql, h, &victim);
     int rc;
 
-    for (size_t i = 0; i < SQ_STMT_CACHE; i++) {
-        struct sq_cache_ent *x = &c->ent[i];
-        if (x->sql && x->hash == h && strcmp(x->sql, sql) == 0) {
-            x->used = ++c->tick;
-            sqlite3_reset(x->st);
-            sqlite3_clear_bindings(x->st);
-            *out = x->st;
-            return 0;
-        }
-        if (!x->sql)
-            victim = x;
-        else if (victim->sql && x->used < victim->used)
-            victim = x;
+    if (x && !x->busy) {
+        x->used = ++c->tick;
+        sqlite3_reset(x->st);
+        sqlite3_clear_bindings(x->st);
+        x->busy = 1;
+        *out = x->st;
+        *ent_out = x;
+        return 0;
     }
-    rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (!x && victim) {
+        rc = cache_add(db, victim, sql, h, c, out, e);
+        if (rc == 0) {
+            victim->busy = 1;
+            *ent_out = victim;
+        }
+        return rc;
+    }
+    /* the same query nested in its own callback: a private statement */
+    rc = sqlite3_prepare_v2(db, sql, -1, out, NULL);
     if (rc != SQLITE_OK)
         return sq_fail(e, db, rc, "prepare");
-    if (victim->sql) {
-        sqlite3_finalize(victim->st);
-        free(victim->sql);
-    }
-    victim->sql = li_xstrdup(sql);
-    victim->hash = h;
-    victim->st = st;
-    victim->used = ++c->tick;
-    *out = st;
+    *ent_out = NULL;
     return 0;
+}
+
+void sq_stmt_give(struct sq_cache_ent *ent, sqlite3_stmt *st)
+{
+    if (ent) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        ent->busy = 0;
+    } else {
+        sqlite3_finalize(st);
+    }
+}
+
+/* Called by SQLite after each commit on the writer connection (so under
+ * wmu) with the number of frames in the WAL. Never fails the commit. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int n_frames)
+{
+    struct store *s = arg;
+
+    (void)db;
+    (void)name;
+    s->wal_frames = n_frames;
+    return SQLITE_OK;
+}
+
+void sq_wcheckpoint(struct store *s)
+{
+    int rc;
+
+    if (s->wal_frames < s->ckpt_pages)
+        return;
+    /* PASSIVE: never waits for readers; what it cannot copy now is copied
+     * by a later one. An error is not the committed transaction's. */
+    rc = sqlite3_wal_checkpoint_v2(s->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                   NULL, NULL);
+    if (rc != SQLITE_OK)
+        li_warn("store: checkpoint: %s", sqlite3_errmsg(s->wdb));
+    s->wal_frames = 0;
 }
 
 /* Open one connection to path with our settings. */
@@ -221,13 +323,18 @@ static int conn_open(struct store *s, int writer, sqlite3 **out,
         rc = sq_exec(db, "PRAGMA journal_mode=WAL;", e);
         if (rc)
             goto out;
-        /* The writer checkpoints (autocheckpoint runs in the committing
-         * connection); journal_size_limit truncates the WAL file after a
-         * complete checkpoint so it stays bounded on disk too. */
+        /* The writer checkpoints, after its commits (sq_wcheckpoint), once
+         * the WAL holds `pages` frames: the hook replaces SQLite's own
+         * autocheckpoint, whose errors would come back from COMMIT and make
+         * a committed transaction look failed. journal_size_limit truncates
+         * the WAL file after a complete checkpoint so it stays bounded on
+         * disk too. */
+        s->ckpt_pages = pages > INT32_MAX ? INT32_MAX : (int)pages;
+        sqlite3_wal_hook(db, wal_hook, s);
         snprintf(pragmas, sizeof(pragmas),
-                 "PRAGMA wal_autocheckpoint=%zu;"
-                 " PRAGMA journal_size_limit=%lld;",
-                 pages, (long long)pages * 4096 * 2);
+                 "PRAGMA journal_size_limit=%lld;"
+                 " PRAGMA cache_size=-%d;",
+                 (long long)pages * 4096 * 2, SQ_WRITER_CACHE_KB);
         rc = sq_exec(db, pragmas, e);
         if (rc)
             goto out;
@@ -236,11 +343,6 @@ static int conn_open(struct store *s, int writer, sqlite3 **out,
         rc = sq_exec(db, "PRAGMA wal_autocheckpoint=0;", e);
         if (rc)
             goto out;
-        if (getenv("SQ_EXP")) {
-            rc = sq_exec(db, getenv("SQ_EXP"), e);
-            if (rc)
-                goto out;
-        }
     }
     *out = db;
     db = NULL;
@@ -344,8 +446,10 @@ int sq_wend(struct store *s, int rc, struct li_err *e)
         if (r == 0) {
             r = sqlite3_step(st);
             sqlite3_reset(st);
-            if (r == SQLITE_DONE)
+            if (r == SQLITE_DONE) {
+                sq_wcheckpoint(s);
                 return 0;
+            }
             rc = sq_fail(e, s->wdb, r, "commit");
         } else {
             rc = r;
@@ -362,8 +466,8 @@ int sq_wend(struct store *s, int rc, struct li_err *e)
 int sq_clock_sync(struct store *s, struct li_err *e)
 {
     sqlite3_stmt *st;
-    int rc = sq_stmt(s->wdb, &s->wcache,
-                     "SELECT max(date_added) FROM objects", &st, e);
+    int rc = sq_stmt(s->wdb, &s->wcache, "SELECT max(date_added) FROM objects",
+                     &st, e);
 
     if (rc)
         return rc;
@@ -396,15 +500,15 @@ int sq_vflags_fix(struct store *s, int64_t coll_id, const char *stix_id,
                   struct li_err *e)
 {
     sqlite3_stmt *st;
-    int rc = sq_stmt(
-        s->wdb, &s->wcache,
-        "UPDATE objects SET vflags ="
-        " (version_us < (SELECT max(version_us) FROM objects"
-        "                WHERE coll_id=?1 AND stix_id=?2))"
-        " | ((version_us > (SELECT min(version_us) FROM objects"
-        "                   WHERE coll_id=?1 AND stix_id=?2)) << 1)"
-        " WHERE coll_id=?1 AND stix_id=?2",
-        &st, e);
+    int rc =
+        sq_stmt(s->wdb, &s->wcache,
+                "UPDATE objects SET vflags ="
+                " (version_us < (SELECT max(version_us) FROM objects"
+                "                WHERE coll_id=?1 AND stix_id=?2))"
+                " | ((version_us > (SELECT min(version_us) FROM objects"
+                "                   WHERE coll_id=?1 AND stix_id=?2)) << 1)"
+                " WHERE coll_id=?1 AND stix_id=?2",
+                &st, e);
 
     if (rc)
         return rc;
@@ -426,7 +530,7 @@ struct sq_job {
     int64_t submitter;
     const struct store_obj *objs;
     size_t n;
-    int *result;                  /* job-owned, copied out on success */
+    int *result; /* job-owned, copied out on success */
     int64_t *added;
     int rc;
     struct li_err err;
@@ -491,8 +595,8 @@ static int put_one(struct store *s, const struct sq_job *j,
         int64_t when = sq_clock_next(s);
         sqlite3_bind_int64(st, 1, when);
         sqlite3_bind_int64(st, 2, j->coll_id);
-        sqlite3_bind_int(st, 3, (newer ? SQ_VF_NEWER : 0) |
-                                    (older ? SQ_VF_OLDER : 0));
+        sqlite3_bind_int(st, 3,
+                         (newer ? SQ_VF_NEWER : 0) | (older ? SQ_VF_OLDER : 0));
         sqlite3_bind_int64(st, 4, v);
         sqlite3_bind_int64(st, 5, j->submitter);
         sqlite3_bind_int64(st, 6, o->marking_set);
@@ -618,7 +722,7 @@ static void *writer_main(void *arg)
         while (!s->qhead && !s->stop)
             pthread_cond_wait(&s->qcv, &s->qmu);
         if (!s->qhead)
-            break;                      /* stop requested, queue drained */
+            break; /* stop requested, queue drained */
         group = s->qhead;
         s->qhead = s->qtail = NULL;
         pthread_mutex_unlock(&s->qmu);
@@ -627,7 +731,7 @@ static void *writer_main(void *arg)
 
         pthread_mutex_lock(&s->qmu);
         for (struct sq_job *j = group, *next; j; j = next) {
-            next = j->next;             /* j may be gone once done is set */
+            next = j->next; /* j may be gone once done is set */
             j->done = 1;
         }
         pthread_cond_broadcast(&s->donecv);
@@ -650,8 +754,8 @@ int store_put(struct store *s, int64_t coll_id, int64_t submitter,
     }
     for (size_t i = 0; i < n; i++) {
         const struct store_obj *o = &objs[i];
-        if (!o->stix_id || !*o->stix_id || !o->type || !*o->type ||
-            !o->json || o->json_len == 0 || o->json_len > INT32_MAX) {
+        if (!o->stix_id || !*o->stix_id || !o->type || !*o->type || !o->json ||
+            o->json_len == 0 || o->json_len > INT32_MAX) {
             rc = li_err_set(e, LI_EINVAL,
                             "store_put: object %zu lacks id, type or json", i);
             goto out;
@@ -747,15 +851,25 @@ out:
     return sq_wend(s, rc, e);
 }
 
+/* Process-wide SQLite settings, before SQLite initialises itself. Memory
+ * statistics take a global mutex on every allocation, which readers in
+ * different threads would then contend for; we never read them. */
+static void sqlite_global_init(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_open(const char *data_dir, const struct store_opts *opts,
                struct store **out, struct li_err *e)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     struct store *s = NULL;
     struct li_buf path;
     struct stat sb;
     int rc = 0;
     int key_ok = 0;
 
+    pthread_once(&once, sqlite_global_init);
     li_buf_init(&path, 4096);
     if (!data_dir || !*data_dir || !out) {
         rc = li_err_set(e, LI_EINVAL, "store_open: no data directory");

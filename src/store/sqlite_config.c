@@ -250,8 +250,8 @@ static void col_text(sqlite3_stmt *st, int i, char *out, size_t outsz)
 /* Read all rows of sql into a growing array of elem-sized items; fill is
  * called per row. */
 static int load_rows(struct sq_conn *c, const char *sql, size_t elem,
-                     void (*fill)(sqlite3_stmt *st, void *item),
-                     void **arr_out, size_t *n_out, struct li_err *e)
+                     void (*fill)(sqlite3_stmt *st, void *item), void **arr_out,
+                     size_t *n_out, struct li_err *e)
 {
     sqlite3_stmt *st;
     char *arr = NULL;
@@ -385,8 +385,8 @@ int store_config_load(struct store *s, struct store_config **out,
     rc = load_rows(c,
                    "SELECT partner_id, collection_id, can_read, can_write"
                    " FROM grants ORDER BY partner_id, collection_id",
-                   sizeof(struct store_grant), fill_grant, &arr,
-                   &cfg->n_grants, e);
+                   sizeof(struct store_grant), fill_grant, &arr, &cfg->n_grants,
+                   e);
     if (rc)
         goto out;
     cfg->grants = arr;
@@ -451,12 +451,12 @@ static int coll_add_tx(struct store *s, void *ctx, struct li_err *e)
     rc = wrun(s, NULL, e,
               "INSERT INTO collections(api_root_id, uuid, title, description,"
               " alias) VALUES(?1, ?2, ?3, ?4, ?5)",
-              "itttt", root_id, a->uuid, opt(a->title),
-              opt(a->description), a->alias && *a->alias ? a->alias : NULL);
+              "itttt", root_id, a->uuid, opt(a->title), opt(a->description),
+              a->alias && *a->alias ? a->alias : NULL);
     if (rc == LI_EEXIST)
         li_err_set(e, LI_EEXIST,
-                   "store: collection %s or alias '%s' already exists",
-                   a->uuid, opt(a->alias));
+                   "store: collection %s or alias '%s' already exists", a->uuid,
+                   opt(a->alias));
     return rc;
 }
 
@@ -553,8 +553,7 @@ static int user_add_tx(struct store *s, void *ctx, struct li_err *e)
 }
 
 int store_user_add(struct store *s, const char *partner_name,
-                   const char *username, const char *pwhash,
-                   struct li_err *e)
+                   const char *username, const char *pwhash, struct li_err *e)
 {
     struct user_args a = {partner_name, username, pwhash};
 
@@ -575,8 +574,8 @@ int store_user_get(struct store *s, const char *username,
 
     if (!s || !username || !partner_id_out || !pwhash_out)
         return li_err_set(e, LI_EINVAL, "store_user_get: bad arguments");
-    rc = rstmt(s, "SELECT partner_id, pwhash FROM users WHERE username=?1",
-               &c, &st, e);
+    rc = rstmt(s, "SELECT partner_id, pwhash FROM users WHERE username=?1", &c,
+               &st, e);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
@@ -672,8 +671,7 @@ static int token_revoke_tx(struct store *s, void *ctx, struct li_err *e)
     return rc;
 }
 
-int store_token_revoke(struct store *s, const char *token_id,
-                       struct li_err *e)
+int store_token_revoke(struct store *s, const char *token_id, struct li_err *e)
 {
     if (!s || !token_id || !*token_id)
         return li_err_set(e, LI_EINVAL, "store: bad token id");
@@ -702,8 +700,7 @@ static int grant_set_tx(struct store *s, void *ctx, struct li_err *e)
     return wrun(s, NULL, e,
                 "INSERT OR REPLACE INTO grants(partner_id, collection_id,"
                 " can_read, can_write) VALUES(?1, ?2, ?3, ?4)",
-                "iiii", pid, cid, (int64_t)a->can_read,
-                (int64_t)a->can_write);
+                "iiii", pid, cid, (int64_t)a->can_read, (int64_t)a->can_write);
 }
 
 int store_grant_set(struct store *s, const char *partner_name,
@@ -726,8 +723,8 @@ int store_grant_set(struct store *s, const char *partner_name,
 /* ------------------------------------------------------------------ */
 
 int store_status_put(struct store *s, const char *id, int64_t api_root_id,
-                     int64_t partner_id, int64_t created_us,
-                     const char *json, size_t json_len, struct li_err *e)
+                     int64_t partner_id, int64_t created_us, const char *json,
+                     size_t json_len, struct li_err *e)
 {
     sqlite3_stmt *st;
     int rc;
@@ -751,15 +748,16 @@ int store_status_put(struct store *s, const char *id, int64_t api_root_id,
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     rc = rc == SQLITE_DONE ? 0 : sq_fail(e, s->wdb, rc, "status put");
+    if (rc == 0)
+        sq_wcheckpoint(s);
 out:
     pthread_mutex_unlock(&s->wmu);
     return rc;
 }
 
 int store_status_get(struct store *s, const char *id, int64_t api_root_id,
-                     char **json_out, size_t *len_out,
-                     int64_t *partner_id_out, int64_t *created_us_out,
-                     struct li_err *e)
+                     char **json_out, size_t *len_out, int64_t *partner_id_out,
+                     int64_t *created_us_out, struct li_err *e)
 {
     struct sq_conn *c;
     sqlite3_stmt *st;
@@ -805,8 +803,7 @@ out:
     return rc;
 }
 
-int store_status_purge(struct store *s, int64_t older_than_us,
-                       struct li_err *e)
+int store_status_purge(struct store *s, int64_t older_than_us, struct li_err *e)
 {
     int rc;
 
@@ -815,6 +812,8 @@ int store_status_purge(struct store *s, int64_t older_than_us,
     pthread_mutex_lock(&s->wmu);
     rc = wrun(s, NULL, e, "DELETE FROM status WHERE created_us<?1", "i",
               older_than_us);
+    if (rc == 0)
+        sq_wcheckpoint(s);
     pthread_mutex_unlock(&s->wmu);
     return rc;
 }
@@ -868,9 +867,9 @@ int store_secret(struct store *s, const char *name, uint8_t out[32],
     rc = sq_wbegin(s, e);
     if (rc)
         goto out;
-    rc = wrun(s, NULL, e,
-              "INSERT OR IGNORE INTO meta(key, bval) VALUES(?1, ?2)", "tb",
-              key, fresh);
+    rc =
+        wrun(s, NULL, e, "INSERT OR IGNORE INTO meta(key, bval) VALUES(?1, ?2)",
+             "tb", key, fresh);
     if (rc == 0)
         rc = sq_stmt(s->wdb, &s->wcache, get_sql, &st, e);
     if (rc == 0) {

@@ -28,21 +28,25 @@
 #include "store/store.h"
 
 #define SQ_SCHEMA_VERSION 1
-#define SQ_STMT_CACHE 48          /* prepared statements kept per connection */
+#define SQ_STMT_CACHE 48 /* prepared statements kept per connection */
 #define SQ_BUSY_TIMEOUT_MS 10000
 #define SQ_DEFAULT_CKPT_BYTES (64 * 1024 * 1024)
+/* The writer touches random pages of objects_version on every insert: give
+ * it a cache big enough to hold that index's hot part (64 MiB). */
+#define SQ_WRITER_CACHE_KB (64 * 1024)
 
 /* Bits of objects.vflags: a hint kept by the writer so that "last"/"first"
  * need a sub-query only for objects that really have several versions. */
-#define SQ_VF_NEWER 1             /* a version with greater version_us exists */
-#define SQ_VF_OLDER 2             /* a version with smaller version_us exists */
+#define SQ_VF_NEWER 1 /* a version with greater version_us exists */
+#define SQ_VF_OLDER 2 /* a version with smaller version_us exists */
 
 /* A small LRU cache of prepared statements keyed by their SQL text. */
 struct sq_cache_ent {
     uint64_t hash;
-    char *sql;                    /* owned copy; NULL if the slot is free */
+    char *sql; /* owned copy; NULL if the slot is free */
     sqlite3_stmt *st;
     uint64_t used;
+    int busy; /* held across callbacks: never reused */
 };
 
 struct sq_cache {
@@ -55,13 +59,13 @@ struct sq_conn {
     struct store *s;
     sqlite3 *db;
     struct sq_cache cache;
-    struct sq_conn *prev, *next;  /* in s->conns, under s->cmu */
+    struct sq_conn *prev, *next; /* in s->conns, under s->cmu */
 };
 
-struct sq_job;                    /* a store_put call waiting for the writer */
+struct sq_job; /* a store_put call waiting for the writer */
 
 struct store {
-    char *path;                   /* data_dir/liaison.db */
+    char *path; /* data_dir/liaison.db */
     struct store_opts opts;
 
     /* per-thread readers */
@@ -73,12 +77,14 @@ struct store {
     pthread_mutex_t wmu;
     sqlite3 *wdb;
     struct sq_cache wcache;
-    int64_t last_added_us;        /* greatest date_added handed out */
+    int64_t last_added_us; /* greatest date_added handed out */
+    int wal_frames;        /* frames in the WAL after the last commit */
+    int ckpt_pages;        /* checkpoint once the WAL has this many */
 
     /* the put queue (under qmu) */
     pthread_mutex_t qmu;
-    pthread_cond_t qcv;           /* writer waits for work */
-    pthread_cond_t donecv;        /* callers wait for their job */
+    pthread_cond_t qcv;    /* writer waits for work */
+    pthread_cond_t donecv; /* callers wait for their job */
     struct sq_job *qhead, *qtail;
     int stop;
     pthread_t writer;
@@ -98,6 +104,15 @@ int sq_conn_get(struct store *s, struct sq_conn **out, struct li_err *e);
 int sq_stmt(sqlite3 *db, struct sq_cache *c, const char *sql,
             sqlite3_stmt **out, struct li_err *e);
 
+/* Like sq_stmt, for a statement that is stepped while callbacks run (which
+ * may use the same connection again, even the same query): the statement
+ * is marked busy, or is a private one if the cached one is busy already.
+ * Give it back with sq_stmt_give(c, *ent_out, st). */
+int sq_stmt_take(sqlite3 *db, struct sq_cache *c, const char *sql,
+                 sqlite3_stmt **out, struct sq_cache_ent **ent_out,
+                 struct li_err *e);
+void sq_stmt_give(struct sq_cache_ent *ent, sqlite3_stmt *st);
+
 /* Run one or more statements without results. */
 int sq_exec(sqlite3 *db, const char *sql, struct li_err *e);
 
@@ -105,6 +120,10 @@ int sq_exec(sqlite3 *db, const char *sql, struct li_err *e);
  * 0 and rolls back otherwise; it returns the final code. */
 int sq_wbegin(struct store *s, struct li_err *e);
 int sq_wend(struct store *s, int rc, struct li_err *e);
+
+/* Checkpoint if the WAL has grown past s->ckpt_pages. The caller holds
+ * s->wmu, outside a transaction, after a commit. Errors are logged only. */
+void sq_wcheckpoint(struct store *s);
 
 /* The next date_added: max(now, last + 1). Caller holds s->wmu inside a
  * write transaction (sq_clock_sync has been called in it). */

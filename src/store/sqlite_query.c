@@ -11,7 +11,7 @@
  *
  * The query shape for a page of the latest visible versions:
  *
- *   SELECT o.date_added, ... FROM objects o
+ *   SELECT o.date_added, ... FROM objects o INDEXED BY objects_added
  *   WHERE o.coll_id=?1 AND o.date_added>?2
  *     AND (o.marking_set IN (?3,?4) OR o.submitter=?5)
  *     AND (((o.vflags&1)=0 OR NOT EXISTS(SELECT 1 FROM objects o2
@@ -31,7 +31,7 @@
 
 #include "core/buf.h"
 
-#define QB_LIST_MAX 4096          /* values in one list (ids, types, ...) */
+#define QB_LIST_MAX 4096 /* values in one list (ids, types, ...) */
 #define QB_SQL_MAX (256 * 1024)
 
 struct qparam {
@@ -44,7 +44,7 @@ struct qb {
     struct li_buf sql;
     struct qparam *p;
     size_t n, cap;
-    int rc;                       /* first error while building */
+    int rc; /* first error while building */
 };
 
 /* A list's parameters, for emitting it a second time. */
@@ -157,16 +157,16 @@ static int check_query(const struct store_query *q, int del, struct li_err *e)
         return li_err_set(e, LI_EINVAL, "store: no query");
     if (!del && q->limit == 0)
         return li_err_set(e, LI_EINVAL, "store: query limit 0");
-    if (q->version_flags & ~(unsigned)(STORE_V_LAST | STORE_V_FIRST |
-                                       STORE_V_ALL))
+    if (q->version_flags &
+        ~(unsigned)(STORE_V_LAST | STORE_V_FIRST | STORE_V_ALL))
         return li_err_set(e, LI_EINVAL, "store: bad version flags");
     if (!del)
         rc = check_texts(q->ids, q->n_ids, "id", e);
     if (!rc)
         rc = check_texts(q->types, q->n_types, "type", e);
     if (!rc)
-        rc = check_texts(q->spec_versions, q->n_spec_versions,
-                         "spec_version", e);
+        rc = check_texts(q->spec_versions, q->n_spec_versions, "spec_version",
+                         e);
     if (!rc && q->n_versions && (!q->versions || q->n_versions > QB_LIST_MAX))
         rc = li_err_set(e, LI_EINVAL, "store: bad version list");
     if (!rc && q->visible_sets && q->n_visible_sets > QB_LIST_MAX)
@@ -203,7 +203,11 @@ static void qb_select(struct qb *b, const struct store_query *q,
     int reader = 0;
     unsigned vf = q->version_flags;
 
-    qb_sql(b, "SELECT %s FROM objects o WHERE o.coll_id=?%d", cols,
+    /* The index is named: by id there are few rows (sorted afterwards);
+     * otherwise the page is a range of objects_added already in order. A
+     * planner left to choose may scan a whole collection for an id. */
+    qb_sql(b, "SELECT %s FROM objects o INDEXED BY %s WHERE o.coll_id=?%d",
+           cols, del_id || q->n_ids ? "objects_version" : "objects_added",
            qb_param(b, 0, q->coll_id, NULL));
     if (del_id) {
         qb_sql(b, " AND o.stix_id=?%d", qb_param(b, 1, 0, del_id));
@@ -238,17 +242,21 @@ static void qb_select(struct qb *b, const struct store_query *q,
         const char *sep = "";
         qb_sql(b, " AND (");
         if (vf & STORE_V_LAST) {
-            qb_sql(b, "(o.vflags&%d)=0 OR NOT EXISTS(SELECT 1 FROM objects o2"
-                      " WHERE o2.coll_id=?1 AND o2.stix_id=o.stix_id"
-                      " AND o2.version_us>o.version_us", SQ_VF_NEWER);
+            qb_sql(b,
+                   "(o.vflags&%d)=0 OR NOT EXISTS(SELECT 1 FROM objects o2"
+                   " WHERE o2.coll_id=?1 AND o2.stix_id=o.stix_id"
+                   " AND o2.version_us>o.version_us",
+                   SQ_VF_NEWER);
             qb_exist(b, "o2", &spec, &vis, reader);
             qb_sql(b, ")");
             sep = " OR ";
         }
         if (vf & STORE_V_FIRST) {
-            qb_sql(b, "%s(o.vflags&%d)=0 OR NOT EXISTS(SELECT 1 FROM objects o3"
-                      " WHERE o3.coll_id=?1 AND o3.stix_id=o.stix_id"
-                      " AND o3.version_us<o.version_us", sep, SQ_VF_OLDER);
+            qb_sql(b,
+                   "%s(o.vflags&%d)=0 OR NOT EXISTS(SELECT 1 FROM objects o3"
+                   " WHERE o3.coll_id=?1 AND o3.stix_id=o.stix_id"
+                   " AND o3.version_us<o.version_us",
+                   sep, SQ_VF_OLDER);
             qb_exist(b, "o3", &spec, &vis, reader);
             qb_sql(b, ")");
             sep = " OR ";
@@ -277,6 +285,7 @@ int store_query(struct store *s, const struct store_query *q, store_row_fn fn,
     struct qb b;
     struct sq_conn *c;
     sqlite3_stmt *st = NULL;
+    struct sq_cache_ent *ent = NULL;
     int rc;
     int more = 0;
     size_t got = 0;
@@ -302,13 +311,12 @@ int store_query(struct store *s, const struct store_query *q, store_row_fn fn,
                              " o.spec_version",
               NULL);
     lim = q->limit >= (size_t)INT64_MAX ? INT64_MAX : (int64_t)q->limit + 1;
-    qb_sql(&b, " ORDER BY o.date_added LIMIT ?%d",
-           qb_param(&b, 0, lim, NULL));
+    qb_sql(&b, " ORDER BY o.date_added LIMIT ?%d", qb_param(&b, 0, lim, NULL));
     if (b.rc) {
         rc = li_err_set(e, LI_ELIMIT, "store: query too large");
         goto out;
     }
-    rc = sq_stmt(c->db, &c->cache, b.sql.data, &st, e);
+    rc = sq_stmt_take(c->db, &c->cache, b.sql.data, &st, &ent, e);
     if (rc)
         goto out;
     qb_bind(&b, st);
@@ -352,18 +360,14 @@ int store_query(struct store *s, const struct store_query *q, store_row_fn fn,
     if (more_out)
         *more_out = more;
 out:
-    if (st) {
-        /* end the read transaction now, not at the next query */
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
+    if (st) /* ends the read transaction now, not at the next query */
+        sq_stmt_give(ent, st);
     qb_release(&b);
     return rc;
 }
 
 int store_delete(struct store *s, const struct store_query *q,
-                 const char *stix_id, size_t *n_deleted_out,
-                 struct li_err *e)
+                 const char *stix_id, size_t *n_deleted_out, struct li_err *e)
 {
     struct qb b;
     sqlite3_stmt *st = NULL;
@@ -410,8 +414,8 @@ int store_delete(struct store *s, const struct store_query *q,
     rc = 0;
     if (n == 0)
         goto end;
-    rc = sq_stmt(s->wdb, &s->wcache,
-                 "DELETE FROM objects WHERE date_added=?1", &st, e);
+    rc = sq_stmt(s->wdb, &s->wcache, "DELETE FROM objects WHERE date_added=?1",
+                 &st, e);
     if (rc)
         goto end;
     for (size_t i = 0; i < n && rc == 0; i++) {

@@ -40,15 +40,14 @@
 struct fx {
     char dir[64];
     struct store *s;
-    int64_t coll[2];       /* internal ids of two collections */
+    int64_t coll[2]; /* internal ids of two collections */
     char uuid[2][LI_UUID_LEN + 1];
 };
 
 static void rm_dir(const char *dir)
 {
     static const char *const names[] = {"liaison.db", "liaison.db-wal",
-                                        "liaison.db-shm",
-                                        "liaison.db-journal"};
+                                        "liaison.db-shm", "liaison.db-journal"};
     char p[128];
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -86,13 +85,10 @@ static int setup(void **state)
     assert_int_equal(store_collection_add(f->s, "root", NULL, "B", NULL, NULL,
                                           f->uuid[1], NULL),
                      0);
-    assert_int_equal(store_partner_add(f->s, "p1", "JPN", "JPN.NISC", NULL,
-                                       NULL),
-                     0);
-    assert_int_equal(store_partner_add(f->s, "p2", "USA", NULL, NULL, NULL),
-                     0);
-    assert_int_equal(store_partner_add(f->s, "p3", "FRA", NULL, NULL, NULL),
-                     0);
+    assert_int_equal(
+        store_partner_add(f->s, "p1", "JPN", "JPN.NISC", NULL, NULL), 0);
+    assert_int_equal(store_partner_add(f->s, "p2", "USA", NULL, NULL, NULL), 0);
+    assert_int_equal(store_partner_add(f->s, "p3", "FRA", NULL, NULL, NULL), 0);
     assert_int_equal(store_config_load(f->s, &cfg, NULL), 0);
     assert_int_equal(cfg->n_colls, 2);
     f->coll[0] = cfg->colls[0].id;
@@ -159,6 +155,26 @@ static void test_open_missing(void **state)
     assert_int_equal(sb.st_mode & 0777, 0700);
     store_free(s);
     rm_dir(dir);
+
+    /* a file that is not a database */
+    snprintf(dir, sizeof(dir), "/tmp/li-store-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    {
+        char p[128];
+        FILE *fp;
+        snprintf(p, sizeof(p), "%s/liaison.db", dir);
+        fp = fopen(p, "w");
+        assert_non_null(fp);
+        for (int i = 0; i < 512; i++)
+            fputs("this is not a database ", fp);
+        fclose(fp);
+    }
+    s = NULL;
+    li_err_clear(&e);
+    assert_int_equal(store_open(dir, &o, &s, &e), LI_EIO);
+    assert_null(s);
+    assert_non_null(strstr(e.msg, "not a database"));
+    rm_dir(dir);
 }
 
 /* ------------------------------------------------------------------ */
@@ -197,7 +213,7 @@ static void test_config(void **state)
         longname[STORE_NAME_MAX] = '\0';
         assert_int_equal(store_api_root_add(s, longname, NULL, NULL, &e),
                          LI_EINVAL);
-        longname[STORE_NAME_MAX - 1] = '\0';   /* 63 characters fit */
+        longname[STORE_NAME_MAX - 1] = '\0'; /* 63 characters fit */
         assert_int_equal(store_api_root_add(s, longname, NULL, NULL, &e), 0);
     }
     {
@@ -210,43 +226,40 @@ static void test_config(void **state)
     assert_int_equal(gen(s), g0 + 2);
 
     /* collections: given id (normalised to lower case), alias rules */
-    assert_int_equal(store_collection_add(
-                         s, "r2", "91A7B528-80EB-42ED-A74D-C6FBD5A26116",
-                         "C", "desc", "intel", uuid, &e),
-                     0);
+    assert_int_equal(
+        store_collection_add(s, "r2", "91A7B528-80EB-42ED-A74D-C6FBD5A26116",
+                             "C", "desc", "intel", uuid, &e),
+        0);
     assert_string_equal(uuid, "91a7b528-80eb-42ed-a74d-c6fbd5a26116");
-    assert_int_equal(store_collection_add(
-                         s, "r2", "91a7b528-80eb-42ed-a74d-c6fbd5a26116",
-                         "C", NULL, NULL, uuid, &e),
-                     LI_EEXIST);
-    assert_int_equal(store_collection_add(s, "r2", NULL, "C", NULL, "intel",
-                                          uuid, &e),
-                     LI_EEXIST);
+    assert_int_equal(
+        store_collection_add(s, "r2", "91a7b528-80eb-42ed-a74d-c6fbd5a26116",
+                             "C", NULL, NULL, uuid, &e),
+        LI_EEXIST);
+    assert_int_equal(
+        store_collection_add(s, "r2", NULL, "C", NULL, "intel", uuid, &e),
+        LI_EEXIST);
     /* the same alias under another root is fine */
-    assert_int_equal(store_collection_add(s, "root", NULL, "C", NULL, "intel",
-                                          uuid, &e),
-                     0);
+    assert_int_equal(
+        store_collection_add(s, "root", NULL, "C", NULL, "intel", uuid, &e), 0);
     assert_int_equal(li_uuid_version(uuid, LI_UUID_LEN), 4);
-    assert_int_equal(store_collection_add(s, "nope", NULL, "C", NULL, NULL,
-                                          uuid, &e),
-                     LI_ENOTFOUND);
-    assert_int_equal(store_collection_add(s, "r2", "not-a-uuid", "C", NULL,
-                                          NULL, uuid, &e),
-                     LI_EINVAL);
-    assert_int_equal(store_collection_add(
-                         s, "r2", NULL, "C", NULL,
-                         "91a7b528-80eb-42ed-a74d-c6fbd5a26117", uuid, &e),
-                     LI_EINVAL);
-    assert_int_equal(store_collection_add(s, "r2", NULL, "C", NULL, "a b",
-                                          uuid, &e),
-                     LI_EINVAL);
+    assert_int_equal(
+        store_collection_add(s, "nope", NULL, "C", NULL, NULL, uuid, &e),
+        LI_ENOTFOUND);
+    assert_int_equal(
+        store_collection_add(s, "r2", "not-a-uuid", "C", NULL, NULL, uuid, &e),
+        LI_EINVAL);
+    assert_int_equal(
+        store_collection_add(s, "r2", NULL, "C", NULL,
+                             "91a7b528-80eb-42ed-a74d-c6fbd5a26117", uuid, &e),
+        LI_EINVAL);
+    assert_int_equal(
+        store_collection_add(s, "r2", NULL, "C", NULL, "a b", uuid, &e),
+        LI_EINVAL);
     /* two collections without alias under one root */
-    assert_int_equal(store_collection_add(s, "r2", NULL, "C", NULL, "", NULL,
-                                          &e),
-                     0);
-    assert_int_equal(store_collection_add(s, "r2", NULL, "C", NULL, NULL, NULL,
-                                          &e),
-                     0);
+    assert_int_equal(
+        store_collection_add(s, "r2", NULL, "C", NULL, "", NULL, &e), 0);
+    assert_int_equal(
+        store_collection_add(s, "r2", NULL, "C", NULL, NULL, NULL, &e), 0);
 
     /* partners */
     assert_int_equal(store_partner_add(s, "p1", "JPN", NULL, NULL, &e),
@@ -259,23 +272,20 @@ static void test_config(void **state)
                      LI_EINVAL);
     assert_int_equal(store_partner_add(s, "p4", NULL, NULL, NULL, &e),
                      LI_EINVAL);
-    assert_int_equal(store_partner_add(s, "p4", "DEU", NULL, "identity--x",
-                                       &e),
+    assert_int_equal(store_partner_add(s, "p4", "DEU", NULL, "identity--x", &e),
                      LI_EINVAL);
     assert_int_equal(store_partner_add(s, "p\n4", "DEU", NULL, NULL, &e),
                      LI_EINVAL);
     assert_int_equal(
         store_partner_add(s, "Partner Four", "DEU", "DEU.BSI",
-                          "identity--7cbb2ac6-46e3-4e4a-8bb0-3b3a4a2bfd53",
-                          &e),
+                          "identity--7cbb2ac6-46e3-4e4a-8bb0-3b3a4a2bfd53", &e),
         0);
 
     /* users */
     assert_int_equal(store_user_add(s, "p1", "alice", "$argon2id$x", &e), 0);
     assert_int_equal(store_user_add(s, "p2", "alice", "$argon2id$y", &e),
                      LI_EEXIST);
-    assert_int_equal(store_user_add(s, "nobody", "bob", "h", &e),
-                     LI_ENOTFOUND);
+    assert_int_equal(store_user_add(s, "nobody", "bob", "h", &e), LI_ENOTFOUND);
     assert_int_equal(store_user_add(s, "p1", "bo:b", "h", &e), LI_EINVAL);
     assert_int_equal(store_user_add(s, "p1", "bob", "", &e), LI_EINVAL);
     assert_int_equal(store_user_get(s, "alice", &pid, hash, &e), 0);
@@ -316,8 +326,8 @@ static void test_config(void **state)
     assert_int_equal(store_grant_set(s, "p9", f->uuid[0], 1, 1, &e),
                      LI_ENOTFOUND);
     assert_int_equal(store_grant_set(s, "p1",
-                                     "91a7b528-80eb-42ed-a74d-c6fbd5a26199",
-                                     1, 1, &e),
+                                     "91a7b528-80eb-42ed-a74d-c6fbd5a26199", 1,
+                                     1, &e),
                      LI_ENOTFOUND);
     assert_int_equal(store_grant_set(s, "p1", "x", 1, 1, &e), LI_EINVAL);
 
@@ -409,10 +419,10 @@ static void test_put(void **state)
         o[i].json = js[i];
         o[i].json_len = strlen(js[i]);
     }
-    o[3] = o[1];                    /* a duplicate inside the batch */
+    o[3] = o[1]; /* a duplicate inside the batch */
     o[4].stix_id = sco;
     o[4].type = "ipv4-addr";
-    o[4].spec_version = NULL;       /* NULL means 2.1 */
+    o[4].spec_version = NULL; /* NULL means 2.1 */
     o[4].version_us = STORE_NO_VERSION;
     o[4].json = "{\"type\":\"ipv4-addr\"}";
     o[4].json_len = strlen(o[4].json);
@@ -475,6 +485,13 @@ static void test_put(void **state)
         assert_int_equal(got[1], added[0]);
         assert_int_equal(got[4], added[4]);
     }
+}
+
+static int count_fn(void *ctx, const struct store_row *r)
+{
+    (void)r;
+    ++*(size_t *)ctx;
+    return 0;
 }
 
 struct rows {
@@ -556,10 +573,11 @@ static void test_put_read_back(void **state)
     assert_int_equal(res, STORE_DUPLICATE);
 
     /* the callback stops the query with its own code */
-    assert_int_equal(store_put(f->s, f->coll[1], 8, &(struct store_obj){
-                                   "x--1", "x", "2.1", 5, "{}", 2, 0},
-                               1, &res, &added, NULL),
-                     0);
+    assert_int_equal(
+        store_put(f->s, f->coll[1], 8,
+                  &(struct store_obj){"x--1", "x", "2.1", 5, "{}", 2, 0}, 1,
+                  &res, &added, NULL),
+        0);
     q.version_flags = STORE_V_ALL;
     more = -1;
     assert_int_equal(store_query(f->s, &q, stop_fn, &calls, &more, NULL), 42);
@@ -594,15 +612,14 @@ static void test_clock(void **state)
             snprintf(ids[i], sizeof(ids[i]), "x--%d-%d", round, i);
             o[i] = (struct store_obj){ids[i], "x", "2.1", 1, "{}", 2, 0};
         }
-        assert_int_equal(store_put(f->s, f->coll[round & 1], 1, o, N, res,
-                                   added, NULL),
-                         0);
+        assert_int_equal(
+            store_put(f->s, f->coll[round & 1], 1, o, N, res, added, NULL), 0);
         for (int i = 0; i < N; i++) {
             assert_int_equal(res[i], STORE_ADDED);
             assert_true(added[i] > last);
             last = added[i];
         }
-        if (round == 1) {           /* reopen: the clock resumes from MAX */
+        if (round == 1) { /* reopen: the clock resumes from MAX */
             store_free(f->s);
             open_store(f, 0);
         }
@@ -623,8 +640,7 @@ static void test_clock(void **state)
         sqlite3_close(db);
         open_store(f, 0);
         o[0] = (struct store_obj){"y--1", "y", "2.1", 1, "{}", 2, 0};
-        assert_int_equal(store_put(f->s, f->coll[0], 1, o, 1, res, added,
-                                   NULL),
+        assert_int_equal(store_put(f->s, f->coll[0], 1, o, 1, res, added, NULL),
                          0);
         assert_true(added[0] == future + 1);
     }
@@ -680,8 +696,8 @@ static int m_exists(const struct store_query *q, const struct mrow *r)
     if (q->n_spec_versions &&
         !in_text(r->spec, q->spec_versions, q->n_spec_versions))
         return 0;
-    if (q->visible_sets && !in_int(r->mset, q->visible_sets,
-                                   q->n_visible_sets) &&
+    if (q->visible_sets &&
+        !in_int(r->mset, q->visible_sets, q->n_visible_sets) &&
         r->submitter != q->reader_partner)
         return 0;
     return 1;
@@ -710,8 +726,7 @@ static int m_select(const struct model *m, const struct store_query *q,
         return 1;
     for (size_t i = 0; i < m->n; i++) {
         const struct mrow *x = &m->r[i];
-        if (x->coll == r->coll && strcmp(x->id, r->id) == 0 &&
-            m_exists(q, x)) {
+        if (x->coll == r->coll && strcmp(x->id, r->id) == 0 && m_exists(q, x)) {
             if (x->version < lo)
                 lo = x->version;
             if (x->version > hi)
@@ -749,8 +764,8 @@ static void m_put(struct fx *f, struct model *m, int64_t coll, int64_t sub,
     assert_true(n <= 64);
     for (size_t i = 0; i < n; i++) {
         make_json(js[i], sizeof(js[i]), rows[i].id, rows[i].version);
-        o[i] = (struct store_obj){rows[i].id, rows[i].type, rows[i].spec,
-                                  rows[i].version, js[i], strlen(js[i]),
+        o[i] = (struct store_obj){rows[i].id,      rows[i].type, rows[i].spec,
+                                  rows[i].version, js[i],        strlen(js[i]),
                                   rows[i].mset};
     }
     assert_int_equal(store_put(f->s, coll, sub, o, n, res, added, NULL), 0);
@@ -802,7 +817,7 @@ static void m_fill(struct fx *f, struct model *m, int n_ids)
             r->spec = m_specs[rnd(4) == 0];
             r->version = t == 2 ? STORE_NO_VERSION : 1000 * (int64_t)(v + 1);
             r->mset = rnd(4);
-            r->coll = rnd(2);       /* index into f->coll */
+            r->coll = rnd(2); /* index into f->coll */
             r->submitter = 1 + rnd(3);
         }
     }
@@ -817,11 +832,10 @@ static void m_fill(struct fx *f, struct model *m, int n_ids)
     for (size_t i = 0; i < na;) {
         int64_t c = all[i].coll, sub = all[i].submitter;
         nb = 0;
-        while (i < na && nb < 20 && all[i].coll == c &&
-               all[i].submitter == sub)
+        while (i < na && nb < 20 && all[i].coll == c && all[i].submitter == sub)
             batch[nb++] = all[i++];
         if (rnd(5) == 0 && i > 0)
-            batch[nb++] = all[rnd((unsigned)i)];   /* maybe a duplicate */
+            batch[nb++] = all[rnd((unsigned)i)]; /* maybe a duplicate */
         /* a repost from another coll/submitter keeps its own row fields */
         for (size_t k = 0; k < nb; k++)
             batch[k].coll = c;
@@ -999,7 +1013,7 @@ static void test_query_versions(void **state)
 
     q.version_flags = STORE_V_LAST;
     assert_int_equal(m_query(&m, &q, want), 1);
-    assert_int_equal(want[0], m.r[1].added);          /* 3000 */
+    assert_int_equal(want[0], m.r[1].added); /* 3000 */
     check_query(f, &m, q);
     /* reader cleared for set 1 only: the last it can see is 2000 */
     q.visible_sets = sets1;
@@ -1073,7 +1087,7 @@ static void test_query_limits(void **state)
     q.after_us = INT64_MIN;
     q.limit = 1;
     q.ids = ids;
-    q.n_ids = 4096;                 /* QB_LIST_MAX */
+    q.n_ids = 4096; /* QB_LIST_MAX */
     assert_int_equal(store_query(f->s, &q, page_fn, &p, &more, NULL), 0);
     assert_int_equal(more, 0);
     q.n_ids = 4097;
@@ -1168,14 +1182,12 @@ static void test_status(void **state)
     int64_t pid = 0, created = 0;
     const char *body = "{\"id\":\"s1\",\"status\":\"complete\"}";
 
-    assert_int_equal(store_status_put(f->s, "s1", 1, 2, 1000, body,
-                                      strlen(body), NULL),
-                     0);
+    assert_int_equal(
+        store_status_put(f->s, "s1", 1, 2, 1000, body, strlen(body), NULL), 0);
     assert_int_equal(store_status_put(f->s, "s2", 1, 3, 5000, "{}", 2, NULL),
                      0);
-    assert_int_equal(store_status_get(f->s, "s1", 1, &json, &len, &pid,
-                                      &created, NULL),
-                     0);
+    assert_int_equal(
+        store_status_get(f->s, "s1", 1, &json, &len, &pid, &created, NULL), 0);
     assert_string_equal(json, body);
     assert_int_equal(len, strlen(body));
     assert_int_equal(pid, 2);
@@ -1183,29 +1195,35 @@ static void test_status(void **state)
     free(json);
     json = NULL;
     /* another API root does not see it */
-    assert_int_equal(store_status_get(f->s, "s1", 2, &json, &len, &pid,
-                                      &created, NULL),
-                     LI_ENOTFOUND);
+    assert_int_equal(
+        store_status_get(f->s, "s1", 2, &json, &len, &pid, &created, NULL),
+        LI_ENOTFOUND);
     assert_null(json);
     /* replace */
-    assert_int_equal(store_status_put(f->s, "s1", 1, 2, 1000, "{\"x\":1}", 7,
-                                      NULL),
-                     0);
-    assert_int_equal(store_status_get(f->s, "s1", 1, &json, &len, NULL, NULL,
-                                      NULL),
-                     0);
+    assert_int_equal(
+        store_status_put(f->s, "s1", 1, 2, 1000, "{\"x\":1}", 7, NULL), 0);
+    assert_int_equal(
+        store_status_get(f->s, "s1", 1, &json, &len, NULL, NULL, NULL), 0);
     assert_string_equal(json, "{\"x\":1}");
     free(json);
     assert_int_equal(store_status_purge(f->s, 5000, NULL), 0);
-    assert_int_equal(store_status_get(f->s, "s1", 1, &json, &len, NULL, NULL,
-                                      NULL),
-                     LI_ENOTFOUND);
-    assert_int_equal(store_status_get(f->s, "s2", 1, &json, &len, NULL, NULL,
-                                      NULL),
-                     0);
+    assert_int_equal(
+        store_status_get(f->s, "s1", 1, &json, &len, NULL, NULL, NULL),
+        LI_ENOTFOUND);
+    assert_int_equal(
+        store_status_get(f->s, "s2", 1, &json, &len, NULL, NULL, NULL), 0);
     free(json);
     assert_int_equal(store_status_put(f->s, "", 1, 2, 1, "{}", 2, NULL),
                      LI_EINVAL);
+    {
+        char id[129];
+        memset(id, 'i', sizeof(id) - 1);
+        id[128] = '\0';
+        assert_int_equal(store_status_put(f->s, id, 1, 2, 1, "{}", 2, NULL),
+                         LI_EINVAL);
+        id[127] = '\0'; /* 127 characters fit */
+        assert_int_equal(store_status_put(f->s, id, 1, 2, 1, "{}", 2, NULL), 0);
+    }
     assert_int_equal(store_status_put(f->s, "s3", 1, 2, 1, NULL, 0, NULL),
                      LI_EINVAL);
 }
@@ -1273,6 +1291,50 @@ static void test_secret_race(void **state)
         assert_memory_equal(a[0].v, a[i].v, 32);
 }
 
+/* The writer checkpoints: the WAL stays near checkpoint_pages however
+ * much is written, also while readers keep reading. */
+static void test_wal_bounded(void **state)
+{
+    struct fx *f = *state;
+    struct store_opts o = {0, 0, 64};   /* 64 pages: 256 KiB */
+    static char js[1024];
+    char ids[100][32];
+    struct store_obj ob[100];
+    char p[128];
+    struct stat sb;
+    off_t max_wal = 0;
+    int seq = 0;
+
+    store_free(f->s);
+    assert_int_equal(store_open(f->dir, &o, &f->s, NULL), 0);
+    memset(js, 'j', sizeof(js) - 1);
+    snprintf(p, sizeof(p), "%s/liaison.db-wal", f->dir);
+    for (int b = 0; b < 40; b++) {     /* about 4 MB of objects */
+        struct store_query q;
+        size_t c = 0;
+        for (int i = 0; i < 100; i++) {
+            snprintf(ids[i], sizeof(ids[i]), "x--w%d", seq++);
+            ob[i] = (struct store_obj){ids[i], "x", "2.1", 1, js,
+                                       sizeof(js) - 1, 0};
+        }
+        assert_int_equal(store_put(f->s, f->coll[0], 1, ob, 100, NULL, NULL,
+                                   NULL),
+                         0);
+        memset(&q, 0, sizeof(q));
+        q.coll_id = f->coll[0];
+        q.after_us = INT64_MIN;
+        q.limit = 10;
+        q.want_json = 1;
+        assert_int_equal(store_query(f->s, &q, count_fn, &c, NULL, NULL), 0);
+        assert_int_equal(stat(p, &sb), 0);
+        if (sb.st_size > max_wal)
+            max_wal = sb.st_size;
+    }
+    print_message("largest WAL: %lld bytes\n", (long long)max_wal);
+    /* 64 pages, plus one transaction of 100 KB objects, plus slack */
+    assert_true(max_wal < 2 * 1024 * 1024);
+}
+
 /* ------------------------------------------------------------------ */
 /* Persistence, concurrency, crashes                                   */
 /* ------------------------------------------------------------------ */
@@ -1299,7 +1361,7 @@ struct ins_arg {
     struct store *s;
     int64_t coll;
     int batches;
-    int64_t *acked;           /* every date_added acknowledged */
+    int64_t *acked; /* every date_added acknowledged */
     size_t n_acked;
     atomic_int done;
 };
@@ -1315,8 +1377,7 @@ static void *ins_thread(void *p)
     for (int b = 0; b < a->batches; b++) {
         for (int i = 0; i < 10; i++) {
             snprintf(ids[i], sizeof(ids[i]), "x--%p-%d-%d", (void *)a, b, i);
-            o[i] = (struct store_obj){ids[i], "x", "2.1", 1, "{\"a\":1}", 7,
-                                      0};
+            o[i] = (struct store_obj){ids[i], "x", "2.1", 1, "{\"a\":1}", 7, 0};
         }
         if (store_put(a->s, a->coll, 1, o, 10, res, added, NULL) != 0)
             break;
@@ -1387,6 +1448,135 @@ static void test_paging_concurrent(void **state)
     assert_int_equal(p.n, n_all);
     for (size_t i = 0; i < n_all; i++)
         assert_int_equal(got[i], all[i]);
+}
+
+/* A callback may use the store again on the same thread, even running the
+ * very same query: the outer query must go on undisturbed. */
+struct nest {
+    struct fx *f;
+    const struct store_query *q;
+    size_t outer, inner;
+    int shapes;
+};
+
+static int nest_fn(void *ctx, const struct store_row *r)
+{
+    struct nest *n = ctx;
+    struct store_query q2 = *n->q;
+    int64_t buf[200];
+    struct page p = {buf, 0, 200};
+    int64_t g;
+    const char *types[] = {"x", "y", "z", "w"};
+    int more;
+
+    (void)r;
+    n->outer++;
+    q2.limit = 3;
+    if (store_query(n->f->s, &q2, page_fn, &p, &more, NULL) != 0)
+        return -100;
+    n->inner += p.n;
+    if (store_config_gen(n->f->s, &g, NULL) != 0)
+        return -101;
+    /* and many other shapes, to push the outer one out of the cache */
+    for (int i = 0; i < n->shapes; i++) {
+        q2.types = types;
+        q2.n_types = 1 + (size_t)(i % 4);
+        q2.version_flags = (unsigned)(i / 4) % 8;
+        q2.n_versions = 0;
+        p.n = 0;
+        if (store_query(n->f->s, &q2, page_fn, &p, &more, NULL) != 0)
+            return -102;
+    }
+    return 0;
+}
+
+static void test_query_nested(void **state)
+{
+    struct fx *f = *state;
+    struct store_obj o[30];
+    char ids[30][32];
+    struct store_query q;
+    struct nest n = {f, &q, 0, 0, 0};
+    int more = -1;
+
+    for (int i = 0; i < 30; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "x--%d", i);
+        o[i] = (struct store_obj){ids[i], "x", "2.1", 1, "{}", 2, 0};
+    }
+    assert_int_equal(store_put(f->s, f->coll[0], 1, o, 30, NULL, NULL, NULL),
+                     0);
+    memset(&q, 0, sizeof(q));
+    q.coll_id = f->coll[0];
+    q.after_us = INT64_MIN;
+    q.limit = 20;
+    q.version_flags = STORE_V_LAST;
+    assert_int_equal(store_query(f->s, &q, nest_fn, &n, &more, NULL), 0);
+    assert_int_equal(n.outer, 20);
+    assert_int_equal(n.inner, 60);
+    assert_int_equal(more, 1);
+    n.outer = n.inner = 0;
+    n.shapes = 64;
+    assert_int_equal(store_query(f->s, &q, nest_fn, &n, &more, NULL), 0);
+    assert_int_equal(n.outer, 20);
+    assert_int_equal(more, 1);
+}
+
+/* Batches from several threads are group-committed; one batch failing
+ * (an unknown collection) must not take the others in its group down. */
+struct mix_arg {
+    struct store *s;
+    int64_t coll;
+    int tag;
+    int ok, failed, other;
+};
+
+static void *mix_thread(void *p)
+{
+    struct mix_arg *a = p;
+    char ids[5][48];
+    struct store_obj o[5];
+    int res[5];
+    int64_t added[5];
+
+    for (int b = 0; b < 60; b++) {
+        for (int i = 0; i < 5; i++) {
+            snprintf(ids[i], sizeof(ids[i]), "x--%d-%d-%d", a->tag, b, i);
+            o[i] = (struct store_obj){ids[i], "x", "2.1", 1, "{}", 2, 0};
+        }
+        int rc = store_put(a->s, a->coll, 1, o, 5, res, added, NULL);
+        if (rc == 0)
+            a->ok++;
+        else if (rc == LI_ENOTFOUND)
+            a->failed++;
+        else
+            a->other++;
+    }
+    return NULL;
+}
+
+static void test_group_commit_mixed(void **state)
+{
+    struct fx *f = *state;
+    struct mix_arg a[6];
+    pthread_t t[6];
+    struct store_query q;
+    size_t c = 0;
+
+    for (int i = 0; i < 6; i++) {
+        a[i] = (struct mix_arg){f->s, i % 2 ? 987654 : f->coll[0], i, 0, 0, 0};
+        pthread_create(&t[i], NULL, mix_thread, &a[i]);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].other, 0);
+        assert_int_equal(i % 2 ? a[i].failed : a[i].ok, 60);
+    }
+    memset(&q, 0, sizeof(q));
+    q.coll_id = f->coll[0];
+    q.after_us = INT64_MIN;
+    q.limit = 100000;
+    assert_int_equal(store_query(f->s, &q, count_fn, &c, NULL, NULL), 0);
+    assert_int_equal(c, 3 * 60 * 5);
 }
 
 /* Many reader threads (each with its own connection) that come and go. */
@@ -1533,9 +1723,9 @@ static void integrity(const char *dir)
 
     snprintf(p, sizeof(p), "%s/liaison.db", dir);
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st,
-                                        NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
+        SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
     sqlite3_finalize(st);
@@ -1546,7 +1736,7 @@ static void integrity(const char *dir)
 static void crash_child(const char *dir, int64_t coll, int fd, int round)
 {
     struct store *s = NULL;
-    struct store_opts o = {0, 0, 100};   /* small WAL: checkpoints happen */
+    struct store_opts o = {0, 0, 100}; /* small WAL: checkpoints happen */
     char ids[20][48];
     char js[20][600];
     struct store_obj ob[20];
@@ -1560,21 +1750,14 @@ static void crash_child(const char *dir, int64_t coll, int fd, int round)
             snprintf(ids[i], sizeof(ids[i]), "x--%d-%d-%d", round, b, i);
             memset(js[i], 'j', sizeof(js[i]) - 1);
             js[i][sizeof(js[i]) - 1] = '\0';
-            ob[i] = (struct store_obj){ids[i], "x", "2.1", 1, js[i],
-                                       sizeof(js[i]) - 1, 0};
+            ob[i] = (struct store_obj){
+                ids[i], "x", "2.1", 1, js[i], sizeof(js[i]) - 1, 0};
         }
         if (store_put(s, coll, 1, ob, 20, res, added, NULL) != 0)
             _exit(3);
         if (write(fd, added, sizeof(added)) != (ssize_t)sizeof(added))
             _exit(4);
     }
-}
-
-static int count_fn(void *ctx, const struct store_row *r)
-{
-    (void)r;
-    ++*(size_t *)ctx;
-    return 0;
 }
 
 /* kill -9 the writer at random moments: after recovery every acknowledged
@@ -1653,6 +1836,263 @@ static void test_crash_loop(void **state)
     open_store(f, 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* I/O faults: a VFS shim that fails the Nth write/sync/truncate       */
+/* ------------------------------------------------------------------ */
+
+static atomic_int fault_countdown; /* 0: off; counts down to the fault */
+static atomic_int fault_sticky;    /* once failed, keep failing */
+static atomic_int fault_hits;
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs fault_vfs;
+
+struct ffile {
+    sqlite3_file base;
+    sqlite3_file *real;
+};
+
+static int fault_now(void)
+{
+    int c = atomic_load(&fault_countdown);
+
+    for (;;) {
+        if (c <= 0)
+            return 0;
+        if (c == 1 && atomic_load(&fault_sticky)) {
+            atomic_fetch_add(&fault_hits, 1);
+            return 1;
+        }
+        if (atomic_compare_exchange_weak(&fault_countdown, &c, c - 1)) {
+            if (c == 1) {
+                atomic_fetch_add(&fault_hits, 1);
+                return 1;
+            }
+            return 0;
+        }
+    }
+}
+
+#define REAL(f) (((struct ffile *)(f))->real)
+static int ff_close(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xClose(REAL(f));
+}
+static int ff_read(sqlite3_file *f, void *b, int n, sqlite3_int64 off)
+{
+    return REAL(f)->pMethods->xRead(REAL(f), b, n, off);
+}
+static int ff_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 off)
+{
+    if (fault_now())
+        return SQLITE_IOERR_WRITE;
+    return REAL(f)->pMethods->xWrite(REAL(f), b, n, off);
+}
+static int ff_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    if (fault_now())
+        return SQLITE_IOERR_TRUNCATE;
+    return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+static int ff_sync(sqlite3_file *f, int flags)
+{
+    if (fault_now())
+        return SQLITE_IOERR_FSYNC;
+    return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int ff_size(sqlite3_file *f, sqlite3_int64 *out)
+{
+    return REAL(f)->pMethods->xFileSize(REAL(f), out);
+}
+static int ff_lock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xLock(REAL(f), l);
+}
+static int ff_unlock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xUnlock(REAL(f), l);
+}
+static int ff_reserved(sqlite3_file *f, int *out)
+{
+    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+static int ff_fcntl(sqlite3_file *f, int op, void *arg)
+{
+    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int ff_sector(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int ff_devchar(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int ff_shmmap(sqlite3_file *f, int pg, int sz, int ext,
+                     void volatile **pp)
+{
+    return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, pp);
+}
+static int ff_shmlock(sqlite3_file *f, int off, int n, int flags)
+{
+    return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
+}
+static void ff_shmbarrier(sqlite3_file *f)
+{
+    REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int ff_shmunmap(sqlite3_file *f, int del)
+{
+    return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+static int ff_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp)
+{
+    return REAL(f)->pMethods->xFetch(REAL(f), off, n, pp);
+}
+static int ff_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
+{
+    return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
+}
+#undef REAL
+
+static const sqlite3_io_methods fault_io = {
+    3,          ff_close,  ff_read,    ff_write,      ff_truncate, ff_sync,
+    ff_size,    ff_lock,   ff_unlock,  ff_reserved,   ff_fcntl,    ff_sector,
+    ff_devchar, ff_shmmap, ff_shmlock, ff_shmbarrier, ff_shmunmap, ff_fetch,
+    ff_unfetch};
+
+static int ff_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f,
+                   int flags, int *out_flags)
+{
+    struct ffile *ff = (struct ffile *)f;
+    int rc;
+
+    (void)vfs;
+    ff->real = (sqlite3_file *)(ff + 1);
+    rc = real_vfs->xOpen(real_vfs, name, ff->real, flags, out_flags);
+    ff->base.pMethods =
+        rc == SQLITE_OK && ff->real->pMethods ? &fault_io : NULL;
+    return rc;
+}
+
+static void fault_vfs_install(void)
+{
+    if (real_vfs)
+        return;
+    real_vfs = sqlite3_vfs_find(NULL);
+    assert_non_null(real_vfs);
+    assert_true(real_vfs->iVersion >= 3);
+    fault_vfs = *real_vfs;
+    fault_vfs.zName = "liaison-fault";
+    fault_vfs.szOsFile = (int)sizeof(struct ffile) + real_vfs->szOsFile;
+    fault_vfs.xOpen = ff_open;
+    fault_vfs.pNext = NULL;
+    assert_int_equal(sqlite3_vfs_register(&fault_vfs, 1), SQLITE_OK);
+}
+
+static void fault_vfs_remove(void)
+{
+    if (real_vfs) {
+        sqlite3_vfs_unregister(&fault_vfs);
+        sqlite3_vfs_register(real_vfs, 1);
+        real_vfs = NULL;
+    }
+}
+
+static int find_fn(void *ctx, const struct store_row *r)
+{
+    (void)r;
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* Fail the Nth write/sync/truncate (once, or from then on), for N over a
+ * range, while batches and configuration changes are written. Errors must
+ * be reported as such; afterwards, with the faults gone, the same handle
+ * must work again, the database must be intact, and everything that was
+ * acknowledged must be there after a reopen. */
+static void test_io_fault_loop(void **state)
+{
+    struct fx *f = *state;
+    char(*acked)[48] = calloc(20000, 48);
+    size_t n_acked = 0;
+    int errors = 0, seq = 0;
+
+    store_free(f->s);
+    f->s = NULL;
+    fault_vfs_install();
+    for (int sticky = 0; sticky < 2; sticky++) {
+        for (int n = 1; n <= 80; n += 3) {
+            struct store_opts o = {0, 0, 20}; /* checkpoints often */
+            struct store_obj ob[5];
+            char ids[5][48];
+            int64_t g0 = -1, g1 = -1;
+            int cfg_ok = 0;
+
+            assert_int_equal(store_open(f->dir, &o, &f->s, NULL), 0);
+            assert_int_equal(store_config_gen(f->s, &g0, NULL), 0);
+            atomic_store(&fault_sticky, sticky);
+            atomic_store(&fault_countdown, n);
+            for (int b = 0; b < 8; b++) {
+                int rc;
+                char pname[32];
+                for (int i = 0; i < 5; i++) {
+                    snprintf(ids[i], sizeof(ids[i]), "x--f%d", seq++);
+                    ob[i] = (struct store_obj){
+                        ids[i], "x", "2.1", 1, "{\"pad\":\"0123456789\"}",
+                        20,     0};
+                }
+                rc = store_put(f->s, f->coll[0], 1, ob, 5, NULL, NULL, NULL);
+                if (rc == 0) {
+                    for (int i = 0; i < 5; i++)
+                        li_strlcpy(acked[n_acked++], ids[i], 48);
+                } else {
+                    assert_true(rc == LI_EIO || rc == LI_EBUSY);
+                    errors++;
+                }
+                snprintf(pname, sizeof(pname), "fp%d", seq);
+                rc = store_partner_add(f->s, pname, "DEU", NULL, NULL, NULL);
+                if (rc == 0)
+                    cfg_ok++;
+                else
+                    assert_true(rc == LI_EIO || rc == LI_EBUSY);
+            }
+            atomic_store(&fault_countdown, 0);
+            /* the same handle recovers */
+            snprintf(ids[0], sizeof(ids[0]), "x--f%d", seq++);
+            ob[0] = (struct store_obj){ids[0], "x", "2.1", 1, "{}", 2, 0};
+            assert_int_equal(
+                store_put(f->s, f->coll[0], 1, ob, 1, NULL, NULL, NULL), 0);
+            li_strlcpy(acked[n_acked++], ids[0], 48);
+            assert_int_equal(store_config_gen(f->s, &g1, NULL), 0);
+            assert_true(g1 >= g0 + cfg_ok);
+            store_free(f->s);
+            f->s = NULL;
+        }
+    }
+    fault_vfs_remove();
+    integrity(f->dir);
+    open_store(f, 0);
+    for (size_t i = 0; i < n_acked; i++) {
+        struct store_query q;
+        const char *id = acked[i];
+        int found = 0;
+        memset(&q, 0, sizeof(q));
+        q.coll_id = f->coll[0];
+        q.after_us = INT64_MIN;
+        q.ids = &id;
+        q.n_ids = 1;
+        q.limit = 5;
+        assert_int_equal(store_query(f->s, &q, find_fn, &found, NULL, NULL), 0);
+        if (found != 1)
+            fail_msg("acknowledged %s missing", id);
+    }
+    print_message("io faults: %d hits, %d failed puts, %zu acknowledged "
+                  "objects checked\n",
+                  atomic_load(&fault_hits), errors, n_acked);
+    assert_true(errors > 0);
+    free(acked);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1670,14 +2110,19 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_race, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging_concurrent, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_many_readers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_nested, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_mixed, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_thread_outlives_store, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reopen_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_io_fault_loop, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
