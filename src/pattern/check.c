@@ -215,14 +215,22 @@ static int check_regex(struct ck *c, const struct pat_lit *l)
 static const char *lit_name(enum pat_lit_kind k)
 {
     switch (k) {
-    case PAT_LIT_INT: return "an integer";
-    case PAT_LIT_FLOAT: return "a float";
-    case PAT_LIT_STRING: return "a string";
-    case PAT_LIT_BOOL: return "a boolean";
-    case PAT_LIT_BINARY: return "a binary";
-    case PAT_LIT_HEX: return "a hex";
-    case PAT_LIT_TIMESTAMP: return "a timestamp";
-    default: return "a set";
+    case PAT_LIT_INT:
+        return "an integer";
+    case PAT_LIT_FLOAT:
+        return "a float";
+    case PAT_LIT_STRING:
+        return "a string";
+    case PAT_LIT_BOOL:
+        return "a boolean";
+    case PAT_LIT_BINARY:
+        return "a binary";
+    case PAT_LIT_HEX:
+        return "a hex";
+    case PAT_LIT_TIMESTAMP:
+        return "a timestamp";
+    default:
+        return "a set";
     }
 }
 
@@ -281,20 +289,66 @@ static int valid_type_name(const char *s, size_t n)
 static const char *ptype_name(unsigned t)
 {
     switch (t & 0xff) {
-    case PT_STR: return "string";
-    case PT_INT: return "integer";
-    case PT_FLOAT: return "float";
-    case PT_BOOL: return "boolean";
-    case PT_TS: return "timestamp";
-    case PT_HEX: return "hex";
-    case PT_BIN: return "binary";
-    case PT_DICT: return "dictionary";
-    case PT_REF: return "reference";
-    case PT_OBJ: return "object";
-    case PT_HASHES: return "hashes";
-    case PT_EXT: return "extensions";
-    default: return "unknown";
+    case PT_STR:
+        return "string";
+    case PT_INT:
+        return "integer";
+    case PT_FLOAT:
+        return "float";
+    case PT_BOOL:
+        return "boolean";
+    case PT_TS:
+        return "timestamp";
+    case PT_HEX:
+        return "hex";
+    case PT_BIN:
+        return "binary";
+    case PT_DICT:
+        return "dictionary";
+    case PT_REF:
+        return "reference";
+    case PT_OBJ:
+        return "object";
+    case PT_HASHES:
+        return "hashes";
+    case PT_EXT:
+        return "extensions";
+    default:
+        return "unknown";
     }
+}
+
+/* The property st->key of one of the SCO types listed in refs (space
+ * separated). 1 with *target and *prop set if one has it (*target NULL for a
+ * property common to all SCOs); 0, nothing written, if none does. */
+static int ref_target(const char *refs, const struct pat_step *st, int version,
+                      const struct pat_sco **target,
+                      const struct pat_prop **prop)
+{
+    const char *r = refs;
+    const struct pat_prop *common = pat_common_prop(st->key, st->key_len);
+    if (common) {
+        /* type, extensions, ...: follow on only if the target is certain */
+        *target = strchr(refs, ' ') ? NULL : pat_sco_find(refs, strlen(refs));
+        *prop = common;
+        return 1;
+    }
+    while (*r) {
+        size_t len = strcspn(r, " ");
+        const struct pat_sco *sco = pat_sco_find(r, len);
+        const struct pat_prop *p =
+            sco ? pat_prop_find(sco->props, st->key, st->key_len, version)
+                : NULL;
+        if (p) {
+            *target = sco;
+            *prop = p;
+            return 1;
+        }
+        r += len;
+        while (*r == ' ')
+            r++;
+    }
+    return 0;
 }
 
 /* Walk the path against the SCO tables; warn where it leaves them. Returns
@@ -304,6 +358,7 @@ static unsigned check_path(struct ck *c, const struct pat_node *n)
     const struct pat_path *p = &n->path;
     const struct pat_sco *sco;
     const struct pat_prop *prop, *ext;
+    const struct pat_sco *target;
     const struct pat_step *st = p->steps;
     char t1[80], t2[80];
     unsigned t;
@@ -312,14 +367,16 @@ static unsigned check_path(struct ck *c, const struct pat_node *n)
 
     sco = pat_sco_find(p->type, p->type_len);
     if (!sco && !valid_type_name(p->type, p->type_len)) {
-        warnf(c, n->off, "object type '%s' is not a valid STIX type name "
+        warnf(c, n->off,
+              "object type '%s' is not a valid STIX type name "
               "(3-250 characters a-z 0-9 -)",
               excerpt(p->type, p->type_len, t1, sizeof(t1)));
         return PT_NONE;
     }
     if (!sco) {
         if (!starts(p->type, p->type_len, "x-"))
-            warnf(c, n->off, "unknown object type '%s' (not a STIX %s "
+            warnf(c, n->off,
+                  "unknown object type '%s' (not a STIX %s "
                   "Cyber-observable Object)",
                   excerpt(p->type, p->type_len, t1, sizeof(t1)),
                   c->version == 20 ? "2.0" : "2.1");
@@ -340,7 +397,8 @@ static unsigned check_path(struct ck *c, const struct pat_node *n)
     for (st = st->next; st; st = st->next) {
         if (t & PT_LIST) {
             if (st->kind == PAT_STEP_KEY) {
-                warnf(c, n->off, "property '%s' of '%s' is a list, expected "
+                warnf(c, n->off,
+                      "property '%s' of '%s' is a list, expected "
                       "[index] or [*] before '.%s'",
                       excerpt(pname, plen, t1, sizeof(t1)), sco->name,
                       excerpt(st->key, st->key_len, t2, sizeof(t2)));
@@ -350,8 +408,10 @@ static unsigned check_path(struct ck *c, const struct pat_node *n)
             continue;
         }
         if (st->kind != PAT_STEP_KEY) {
-            warnf(c, n->off, "property '%s' of '%s' is not a list, but is "
-                  "indexed", excerpt(pname, plen, t1, sizeof(t1)), sco->name);
+            warnf(c, n->off,
+                  "property '%s' of '%s' is not a list, but is "
+                  "indexed",
+                  excerpt(pname, plen, t1, sizeof(t1)), sco->name);
             return PT_NONE;
         }
         switch (t) {
@@ -360,9 +420,11 @@ static unsigned check_path(struct ck *c, const struct pat_node *n)
             if (!ext) {
                 if (!starts(st->key, st->key_len, "x-") &&
                     !starts(st->key, st->key_len, "extension-definition--"))
-                    warnf(c, n->off, "unknown extension '%s' of object type "
-                          "'%s'", excerpt(st->key, st->key_len, t1,
-                                          sizeof(t1)), sco->name);
+                    warnf(c, n->off,
+                          "unknown extension '%s' of object type "
+                          "'%s'",
+                          excerpt(st->key, st->key_len, t1, sizeof(t1)),
+                          sco->name);
                 return PT_NONE;
             }
             pname = st->key;
@@ -370,16 +432,19 @@ static unsigned check_path(struct ck *c, const struct pat_node *n)
             if (!(st = st->next))
                 return PT_NONE;
             if (st->kind != PAT_STEP_KEY) {
-                warnf(c, n->off, "extension '%s' is not a list, but is "
-                      "indexed", excerpt(pname, plen, t1, sizeof(t1)));
+                warnf(c, n->off,
+                      "extension '%s' is not a list, but is "
+                      "indexed",
+                      excerpt(pname, plen, t1, sizeof(t1)));
                 return PT_NONE;
             }
             prop = pat_prop_find(ext, st->key, st->key_len, c->version);
             if (!prop) {
                 if (!starts(st->key, st->key_len, "x_"))
-                    warnf(c, n->off, "unknown property '%s' of extension "
-                          "'%s'", excerpt(st->key, st->key_len, t1,
-                                          sizeof(t1)),
+                    warnf(c, n->off,
+                          "unknown property '%s' of extension "
+                          "'%s'",
+                          excerpt(st->key, st->key_len, t1, sizeof(t1)),
                           excerpt(pname, plen, t2, sizeof(t2)));
                 return PT_NONE;
             }
@@ -388,15 +453,33 @@ static unsigned check_path(struct ck *c, const struct pat_node *n)
         case PT_HASHES:
             t = PT_STR;
             break;
+        case PT_REF:
+            /* follow the reference when the spec says what it points to */
+            if (!prop->refs)
+                return PT_NONE;
+            if (!ref_target(prop->refs, st, c->version, &target, &prop)) {
+                if (!starts(st->key, st->key_len, "x_"))
+                    warnf(c, n->off,
+                          "unknown property '%s' of %s (what '%s' refers "
+                          "to)",
+                          excerpt(st->key, st->key_len, t1, sizeof(t1)),
+                          prop->refs, excerpt(pname, plen, t2, sizeof(t2)));
+                return PT_NONE;
+            }
+            if (!target) /* a common property of one of several types */
+                return PT_NONE;
+            sco = target;
+            t = prop->type;
+            break;
         case PT_DICT:
         case PT_OBJ:
-        case PT_REF:
-            return PT_NONE; /* free-form keys, or another object */
+            return PT_NONE; /* free-form keys or nested objects */
         default:
-            warnf(c, n->off, "property '%s' of '%s' (%s) has no "
-                  "property '%s'", excerpt(pname, plen, t1, sizeof(t1)),
-                  sco->name, ptype_name(t),
-                  excerpt(st->key, st->key_len, t2, sizeof(t2)));
+            warnf(c, n->off,
+                  "property '%s' of '%s' (%s) has no "
+                  "property '%s'",
+                  excerpt(pname, plen, t1, sizeof(t1)), sco->name,
+                  ptype_name(t), excerpt(st->key, st->key_len, t2, sizeof(t2)));
             return PT_NONE;
         }
         pname = st->key;
@@ -409,14 +492,21 @@ static unsigned check_path(struct ck *c, const struct pat_node *n)
 static int compatible(unsigned t, enum pat_lit_kind k)
 {
     switch (t) {
-    case PT_STR: return k == PAT_LIT_STRING;
+    case PT_STR:
+        return k == PAT_LIT_STRING;
     case PT_INT:
-    case PT_FLOAT: return k == PAT_LIT_INT || k == PAT_LIT_FLOAT;
-    case PT_BOOL: return k == PAT_LIT_BOOL;
-    case PT_TS: return k == PAT_LIT_TIMESTAMP || k == PAT_LIT_STRING;
-    case PT_HEX: return k == PAT_LIT_HEX || k == PAT_LIT_STRING;
-    case PT_BIN: return k == PAT_LIT_BINARY || k == PAT_LIT_STRING;
-    default: return 1;
+    case PT_FLOAT:
+        return k == PAT_LIT_INT || k == PAT_LIT_FLOAT;
+    case PT_BOOL:
+        return k == PAT_LIT_BOOL;
+    case PT_TS:
+        return k == PAT_LIT_TIMESTAMP || k == PAT_LIT_STRING;
+    case PT_HEX:
+        return k == PAT_LIT_HEX || k == PAT_LIT_STRING;
+    case PT_BIN:
+        return k == PAT_LIT_BINARY || k == PAT_LIT_STRING;
+    default:
+        return 1;
     }
 }
 
@@ -469,8 +559,10 @@ static int check_test(struct ck *c, const struct pat_node *n)
                 warnf(c, it->off, "set mixes %s literal with %s literal",
                       lit_name(l->items->kind), lit_name(it->kind));
             if (t != PT_NONE && !compatible(t, it->kind))
-                warnf(c, it->off, "comparing %s property '%s' with %s "
-                      "literal", ptype_name(t), path_name(n, pn, sizeof(pn)),
+                warnf(c, it->off,
+                      "comparing %s property '%s' with %s "
+                      "literal",
+                      ptype_name(t), path_name(n, pn, sizeof(pn)),
                       lit_name(it->kind));
         }
         return 0;
@@ -485,11 +577,13 @@ static int check_test(struct ck *c, const struct pat_node *n)
     case PAT_OP_ISSUBSET:
     case PAT_OP_ISSUPERSET:
         if (!valid_cidr(l->text, l->len))
-            return fail(c, l->off, "found '%s', expected a CIDR block (an "
+            return fail(c, l->off,
+                        "found '%s', expected a CIDR block (an "
                         "IPv4 or IPv6 address with an optional /prefix)",
                         excerpt(l->text, l->len, ex, sizeof(ex)));
         if (t != PT_NONE && !is_ip_value(n))
-            warnf(c, n->off, "%s compares IP address ranges, but '%s' is "
+            warnf(c, n->off,
+                  "%s compares IP address ranges, but '%s' is "
                   "not an ipv4-addr or ipv6-addr value",
                   n->op == PAT_OP_ISSUBSET ? "ISSUBSET" : "ISSUPERSET",
                   path_name(n, pn, sizeof(pn)));
@@ -508,7 +602,7 @@ static int check_test(struct ck *c, const struct pat_node *n)
 #define TSET_MAX 16
 
 struct tset {
-    int any;              /* too many to track: treat as "any type" */
+    int any; /* too many to track: treat as "any type" */
     int n;
     const char *s[TSET_MAX];
     size_t len[TSET_MAX];
@@ -576,7 +670,8 @@ static int check_cmp(struct ck *c, const struct pat_node *n, struct tset *out)
                 if (tset_has(out, ks.s[i], ks.len[i]))
                     tset_add(&inter, ks.s[i], ks.len[i]);
             if (inter.n == 0)
-                return fail(c, k->off, "found a comparison on '%s' AND-ed "
+                return fail(c, k->off,
+                            "found a comparison on '%s' AND-ed "
                             "with one on '%s', expected comparisons joined "
                             "by AND to use the same object type",
                             excerpt(ks.s[0], ks.len[0], t1, sizeof(t1)),
@@ -598,15 +693,17 @@ static unsigned qual_bit(enum pat_kind k)
 
 static const char *qual_name(enum pat_kind k)
 {
-    return k == PAT_WITHIN ? "WITHIN" : k == PAT_REPEATS ? "REPEATS" :
-           "START/STOP";
+    return k == PAT_WITHIN    ? "WITHIN"
+           : k == PAT_REPEATS ? "REPEATS"
+                              : "START/STOP";
 }
 
 static int start_stop_ts(struct ck *c, const struct pat_lit *l, int64_t *us)
 {
     char ex[80];
     if (parse_ts(l->text, l->len, us))
-        return fail(c, l->off, "found '%s', expected an RFC 3339 timestamp "
+        return fail(c, l->off,
+                    "found '%s', expected an RFC 3339 timestamp "
                     "YYYY-MM-DDTHH:MM:SS[.s+]Z of a real date",
                     excerpt(l->text, l->len, ex, sizeof(ex)));
     return 0;
@@ -635,36 +732,40 @@ static int check_obs(struct ck *c, const struct pat_node *n, unsigned quals)
     case PAT_REPEATS:
     case PAT_STARTSTOP:
         if (quals & qual_bit(n->kind))
-            return fail(c, n->off, "found a second %s qualifier on one "
+            return fail(c, n->off,
+                        "found a second %s qualifier on one "
                         "observation expression, expected at most one of "
-                        "each kind", qual_name(n->kind));
+                        "each kind",
+                        qual_name(n->kind));
         if (n->kind == PAT_WITHIN &&
             !(n->lit->kind == PAT_LIT_INT ? n->lit->i > 0 : n->lit->f > 0))
-            return fail(c, n->lit->off, "found WITHIN %s SECONDS, expected a "
+            return fail(c, n->lit->off,
+                        "found WITHIN %s SECONDS, expected a "
                         "positive number of seconds",
                         n->lit->kind == PAT_LIT_INT ? "0" : "0.0");
         if (n->kind == PAT_REPEATS && n->lit->i <= 0)
-            return fail(c, n->lit->off, "found REPEATS 0 TIMES, expected a "
+            return fail(c, n->lit->off,
+                        "found REPEATS 0 TIMES, expected a "
                         "positive count");
         if (n->kind == PAT_STARTSTOP) {
             if ((rc = start_stop_ts(c, n->lit, &a)) ||
                 (rc = start_stop_ts(c, n->lit2, &b)))
                 return rc;
             if (b <= a)
-                return fail(c, n->lit2->off, "found a STOP time not after "
+                return fail(c, n->lit2->off,
+                            "found a STOP time not after "
                             "START, expected STOP later than START");
         }
         return check_obs(c, n->kids,
                          n->kids->paren ? 0 : quals | qual_bit(n->kind));
     default:
-        return li_err_set(c->e, LI_EINTERNAL,
-                          "pattern: bad observation node");
+        return li_err_set(c->e, LI_EINTERNAL, "pattern: bad observation node");
     }
 }
 
-int pat_validate_tree(const struct pat_node *root, const char *text,
-                      size_t len, int version, struct li_err *e,
-                      pat_warn_fn warn, void *ctx)
+int pat_validate_tree(const struct pat_node *root, const char *text, size_t len,
+                      int version, struct li_err *e, pat_warn_fn warn,
+                      void *ctx)
 {
     struct ck c;
     c.text = text;

@@ -16,13 +16,13 @@ struct pat_chunk {
 /* Bump allocator: one per parse, freed at once. first may be a caller
  * buffer (not freed). */
 struct pat_arena {
-    char *base;           /* current block */
+    char *base; /* current block */
     size_t used, cap;
     struct pat_chunk *chunks; /* malloc'ed blocks, freed by pat_arena_release */
 };
 
 void pat_arena_init(struct pat_arena *a, void *buf, size_t cap);
-void *pat_arena_alloc(struct pat_arena *a, size_t n);  /* zeroed; NULL on OOM */
+void *pat_arena_alloc(struct pat_arena *a, size_t n); /* zeroed; NULL on OOM */
 void pat_arena_release(struct pat_arena *a);
 
 /* Tests only: make the allocation after the next n (counting from 0) of
@@ -49,21 +49,34 @@ const char *pat_excerpt(const char *s, size_t n, size_t max, char *out,
 int pat_version(const char *s, int *out, struct li_err *e);
 
 /* Semantic checks on a tree parsed from text. */
-int pat_validate_tree(const struct pat_node *root, const char *text,
-                      size_t len, int version, struct li_err *e,
-                      pat_warn_fn warn, void *ctx);
+int pat_validate_tree(const struct pat_node *root, const char *text, size_t len,
+                      int version, struct li_err *e, pat_warn_fn warn,
+                      void *ctx);
 
 /* Known SCO types and their properties (sco.c). */
 enum pat_ptype {
-    PT_NONE = 0, PT_STR, PT_INT, PT_FLOAT, PT_BOOL, PT_TS, PT_HEX, PT_BIN,
-    PT_DICT, PT_REF, PT_OBJ, PT_HASHES, PT_EXT
+    PT_NONE = 0,
+    PT_STR,
+    PT_INT,
+    PT_FLOAT,
+    PT_BOOL,
+    PT_TS,
+    PT_HEX,
+    PT_BIN,
+    PT_DICT,
+    PT_REF,
+    PT_OBJ,
+    PT_HASHES,
+    PT_EXT
 };
 #define PT_LIST 0x100
 
 struct pat_prop {
     const char *name;
-    unsigned type;        /* enum pat_ptype, | PT_LIST for lists */
-    unsigned versions;    /* bit 1: 2.0, bit 2: 2.1 */
+    unsigned type;     /* enum pat_ptype, | PT_LIST for lists */
+    unsigned versions; /* bit 1: 2.0, bit 2: 2.1 */
+    const char *refs;  /* PT_REF: the SCO types it may point to, space
+                          separated; NULL when any type */
 };
 
 struct pat_sco {

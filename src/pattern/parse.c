@@ -116,28 +116,64 @@ int pat_version(const char *s, int *out, struct li_err *e)
     }
     return li_err_set(e, LI_EINVAL,
                       "unsupported pattern_version '%.20s', expected '2.1' "
-                      "or '2.0'", s);
+                      "or '2.0'",
+                      s);
 }
 
 /* ---- lexer -------------------------------------------------------------- */
 
 enum tok {
-    T_EOF = 0, T_OTHER, T_LBRACK, T_RBRACK, T_LPAREN, T_RPAREN, T_COLON,
-    T_DOT, T_COMMA, T_ASTERISK, T_EQ, T_NEQ, T_LT, T_LE, T_GT, T_GE,
-    T_IDENT, T_INT, T_FLOAT, T_STRING, T_BINARY, T_HEX, T_TIMESTAMP,
+    T_EOF = 0,
+    T_OTHER,
+    T_LBRACK,
+    T_RBRACK,
+    T_LPAREN,
+    T_RPAREN,
+    T_COLON,
+    T_DOT,
+    T_COMMA,
+    T_ASTERISK,
+    T_EQ,
+    T_NEQ,
+    T_LT,
+    T_LE,
+    T_GT,
+    T_GE,
+    T_IDENT,
+    T_INT,
+    T_FLOAT,
+    T_STRING,
+    T_BINARY,
+    T_HEX,
+    T_TIMESTAMP,
     /* keywords */
-    T_AND, T_OR, T_NOT, T_FOLLOWEDBY, T_LIKE, T_MATCHES, T_ISSUPERSET,
-    T_ISSUBSET, T_LAST, T_IN, T_START, T_STOP, T_SECONDS, T_TRUE, T_FALSE,
-    T_WITHIN, T_REPEATS, T_TIMES
+    T_AND,
+    T_OR,
+    T_NOT,
+    T_FOLLOWEDBY,
+    T_LIKE,
+    T_MATCHES,
+    T_ISSUPERSET,
+    T_ISSUBSET,
+    T_LAST,
+    T_IN,
+    T_START,
+    T_STOP,
+    T_SECONDS,
+    T_TRUE,
+    T_FALSE,
+    T_WITHIN,
+    T_REPEATS,
+    T_TIMES
 };
 
 struct token {
     enum tok t;
-    size_t off, len;       /* extent in the source */
-    const char *val;       /* IDENT/STRING (decoded)/quoted literal body */
+    size_t off, len; /* extent in the source */
+    const char *val; /* IDENT/STRING (decoded)/quoted literal body */
     size_t vlen;
-    int hyphen;            /* IDENT contains '-' */
-    int neg;               /* number written with '-' */
+    int hyphen; /* IDENT contains '-' */
+    int neg;    /* number written with '-' */
     int64_t i;
     double f;
 };
@@ -154,24 +190,44 @@ struct parser {
 
 static const struct {
     const char *word;
+    size_t len;
     enum tok t;
 } keywords[] = {
-    {"AND", T_AND}, {"OR", T_OR}, {"NOT", T_NOT},
-    {"FOLLOWEDBY", T_FOLLOWEDBY}, {"LIKE", T_LIKE}, {"MATCHES", T_MATCHES},
-    {"ISSUPERSET", T_ISSUPERSET}, {"ISSUBSET", T_ISSUBSET}, {"LAST", T_LAST},
-    {"IN", T_IN}, {"START", T_START}, {"STOP", T_STOP},
-    {"SECONDS", T_SECONDS}, {"true", T_TRUE}, {"false", T_FALSE},
-    {"WITHIN", T_WITHIN}, {"REPEATS", T_REPEATS}, {"TIMES", T_TIMES},
+#define KW(w, t)                                                               \
+    {                                                                          \
+        w, sizeof(w) - 1, t                                                    \
+    }
+    KW("AND", T_AND),
+    KW("OR", T_OR),
+    KW("NOT", T_NOT),
+    KW("FOLLOWEDBY", T_FOLLOWEDBY),
+    KW("LIKE", T_LIKE),
+    KW("MATCHES", T_MATCHES),
+    KW("ISSUPERSET", T_ISSUPERSET),
+    KW("ISSUBSET", T_ISSUBSET),
+    KW("LAST", T_LAST),
+    KW("IN", T_IN),
+    KW("START", T_START),
+    KW("STOP", T_STOP),
+    KW("SECONDS", T_SECONDS),
+    KW("true", T_TRUE),
+    KW("false", T_FALSE),
+    KW("WITHIN", T_WITHIN),
+    KW("REPEATS", T_REPEATS),
+    KW("TIMES", T_TIMES),
+#undef KW
 };
 
 static enum tok keyword(const char *s, size_t n)
 {
     size_t k;
-    if (n < 2 || n > 10)
+    /* keywords are upper case, except true and false */
+    if (n < 2 || n > 10 ||
+        !((s[0] >= 'A' && s[0] <= 'Z') || s[0] == 't' || s[0] == 'f'))
         return T_IDENT;
     for (k = 0; k < sizeof(keywords) / sizeof(keywords[0]); k++) {
-        const char *w = keywords[k].word;
-        if (w[0] == s[0] && strlen(w) == n && memcmp(w, s, n) == 0)
+        if (keywords[k].len == n && keywords[k].word[0] == s[0] &&
+            memcmp(keywords[k].word, s, n) == 0)
             return keywords[k].t;
     }
     return T_IDENT;
@@ -208,7 +264,8 @@ static size_t ws_len(const unsigned char *s, size_t i, size_t n)
         return 3; /* U+1680 */
     if (c == 0xE2 && s[i + 1] == 0x80 &&
         (s[i + 2] <= 0x8A || s[i + 2] == 0xA8 || s[i + 2] == 0xA9 ||
-         s[i + 2] == 0xAF) && s[i + 2] >= 0x80)
+         s[i + 2] == 0xAF) &&
+        s[i + 2] >= 0x80)
         return 3; /* U+2000-200A, 2028, 2029, 202F */
     if (c == 0xE2 && s[i + 1] == 0x81 && s[i + 2] == 0x9F)
         return 3; /* U+205F */
@@ -281,10 +338,9 @@ static void describe(const struct parser *p, char *out, size_t outsz)
              pat_excerpt(p->s + t->off, t->len, 40, ex, sizeof(ex)));
 }
 
-static int fail_at(struct parser *p, int code, size_t off, const char *fmt,
-                   ...) __attribute__((format(printf, 4, 5)));
-static int fail_at(struct parser *p, int code, size_t off, const char *fmt,
-                   ...)
+static int fail_at(struct parser *p, int code, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail_at(struct parser *p, int code, size_t off, const char *fmt, ...)
 {
     unsigned line, col;
     char msg[LI_ERR_MSG_MAX];
@@ -411,8 +467,7 @@ static int lex_number(struct parser *p, size_t start, struct token *t)
                 p->tok.off = start;
                 p->tok.len = i - start;
                 p->tok.t = T_OTHER;
-                return found_err(p, LI_EINVAL,
-                                 "an integer in -2^63..2^63-1");
+                return found_err(p, LI_EINVAL, "an integer in -2^63..2^63-1");
             }
             v = v * 10 + dg;
         }
@@ -436,7 +491,9 @@ static int next(struct parser *p)
     for (;;) {
         if (i >= n)
             break;
-        if ((w = ws_len((const unsigned char *)s, i, n)) > 0) {
+        if (s[i] == ' ') {
+            i++;
+        } else if ((w = ws_len((const unsigned char *)s, i, n)) > 0) {
             i += w;
         } else if (s[i] == '/' && i + 1 < n && s[i + 1] == '*') {
             size_t j = i + 2;
@@ -465,13 +522,27 @@ static int next(struct parser *p)
     }
     c = (unsigned char)s[i];
     switch (c) {
-    case '[': t->t = T_LBRACK; break;
-    case ']': t->t = T_RBRACK; break;
-    case '(': t->t = T_LPAREN; break;
-    case ')': t->t = T_RPAREN; break;
-    case ':': t->t = T_COLON; break;
-    case ',': t->t = T_COMMA; break;
-    case '*': t->t = T_ASTERISK; break;
+    case '[':
+        t->t = T_LBRACK;
+        break;
+    case ']':
+        t->t = T_RBRACK;
+        break;
+    case '(':
+        t->t = T_LPAREN;
+        break;
+    case ')':
+        t->t = T_RPAREN;
+        break;
+    case ':':
+        t->t = T_COLON;
+        break;
+    case ',':
+        t->t = T_COMMA;
+        break;
+    case '*':
+        t->t = T_ASTERISK;
+        break;
     case '=':
         t->t = T_EQ;
         if (i + 1 < n && s[i + 1] == '=')
@@ -523,8 +594,9 @@ static int next(struct parser *p)
                 return fail_at(p, LI_EPARSE, i,
                                "found an unterminated %s literal, expected "
                                "a closing quote",
-                               c == 't' ? "timestamp" :
-                               c == 'h' ? "hex" : "binary");
+                               c == 't'   ? "timestamp"
+                               : c == 'h' ? "hex"
+                                          : "binary");
             t->t = c == 't' ? T_TIMESTAMP : c == 'h' ? T_HEX : T_BINARY;
             t->val = s + i + 2;
             t->vlen = j - i - 2;
@@ -559,8 +631,7 @@ static int next(struct parser *p)
 
 /* ---- parser ------------------------------------------------------------- */
 
-static struct pat_node *new_node(struct parser *p, enum pat_kind k,
-                                 size_t off)
+static struct pat_node *new_node(struct parser *p, enum pat_kind k, size_t off)
 {
     struct pat_node *nd = pat_arena_alloc(p->a, sizeof(*nd));
     if (nd) {
@@ -581,7 +652,8 @@ static int enter(struct parser *p)
         return fail_at(p, LI_ELIMIT, p->tok.off,
                        "found nesting deeper than the limit, expected at "
                        "most %d nested brackets, parentheses and "
-                       "qualifiers", PAT_MAX_DEPTH);
+                       "qualifiers",
+                       PAT_MAX_DEPTH);
     return 0;
 }
 
@@ -623,15 +695,38 @@ static struct pat_lit *lit_from_tok(struct parser *p)
     l->text = t->val;
     l->len = t->vlen;
     switch (t->t) {
-    case T_INT: l->kind = PAT_LIT_INT; l->i = t->i; break;
-    case T_FLOAT: l->kind = PAT_LIT_FLOAT; l->f = t->f; break;
-    case T_STRING: l->kind = PAT_LIT_STRING; break;
-    case T_BINARY: l->kind = PAT_LIT_BINARY; break;
-    case T_HEX: l->kind = PAT_LIT_HEX; break;
-    case T_TIMESTAMP: l->kind = PAT_LIT_TIMESTAMP; break;
-    case T_TRUE: l->kind = PAT_LIT_BOOL; l->i = 1; l->text = NULL; break;
-    case T_FALSE: l->kind = PAT_LIT_BOOL; l->i = 0; l->text = NULL; break;
-    default: break;
+    case T_INT:
+        l->kind = PAT_LIT_INT;
+        l->i = t->i;
+        break;
+    case T_FLOAT:
+        l->kind = PAT_LIT_FLOAT;
+        l->f = t->f;
+        break;
+    case T_STRING:
+        l->kind = PAT_LIT_STRING;
+        break;
+    case T_BINARY:
+        l->kind = PAT_LIT_BINARY;
+        break;
+    case T_HEX:
+        l->kind = PAT_LIT_HEX;
+        break;
+    case T_TIMESTAMP:
+        l->kind = PAT_LIT_TIMESTAMP;
+        break;
+    case T_TRUE:
+        l->kind = PAT_LIT_BOOL;
+        l->i = 1;
+        l->text = NULL;
+        break;
+    case T_FALSE:
+        l->kind = PAT_LIT_BOOL;
+        l->i = 0;
+        l->text = NULL;
+        break;
+    default:
+        break;
     }
     return l;
 }
@@ -639,10 +734,15 @@ static struct pat_lit *lit_from_tok(struct parser *p)
 static int is_literal(enum tok t, int allow_bool)
 {
     switch (t) {
-    case T_INT: case T_FLOAT: case T_STRING: case T_BINARY: case T_HEX:
+    case T_INT:
+    case T_FLOAT:
+    case T_STRING:
+    case T_BINARY:
+    case T_HEX:
     case T_TIMESTAMP:
         return 1;
-    case T_TRUE: case T_FALSE:
+    case T_TRUE:
+    case T_FALSE:
         return allow_bool;
     default:
         return 0;
@@ -652,9 +752,10 @@ static int is_literal(enum tok t, int allow_bool)
 static int literal(struct parser *p, int allow_bool, struct pat_lit **out)
 {
     if (!is_literal(p->tok.t, allow_bool))
-        return expected(p, allow_bool ? "a literal" :
-                        "an orderable literal (number, string, binary, hex "
-                        "or timestamp)");
+        return expected(
+            p, allow_bool ? "a literal"
+                          : "an orderable literal (number, string, binary, hex "
+                            "or timestamp)");
     if (!(*out = lit_from_tok(p)))
         return oom(p);
     return next(p);
@@ -702,7 +803,7 @@ static int path_key(struct parser *p, struct pat_step **out)
     if (!key_token(p)) {
         if (p->tok.t == T_IDENT)
             return expected(p, "a property name (quote names that contain "
-                            "'-', e.g. 'SHA-256')");
+                               "'-', e.g. 'SHA-256')");
         return expected(p, "a property name");
     }
     if (!(st = pat_arena_alloc(p->a, sizeof(*st))))
@@ -787,32 +888,59 @@ static int prop_test(struct parser *p, struct pat_node **out)
             return rc;
     }
     switch (p->tok.t) {
-    case T_EQ: nd->op = PAT_OP_EQ; break;
-    case T_NEQ: nd->op = PAT_OP_NEQ; break;
-    case T_GT: nd->op = PAT_OP_GT; break;
-    case T_LT: nd->op = PAT_OP_LT; break;
-    case T_GE: nd->op = PAT_OP_GE; break;
-    case T_LE: nd->op = PAT_OP_LE; break;
-    case T_IN: nd->op = PAT_OP_IN; break;
-    case T_LIKE: nd->op = PAT_OP_LIKE; break;
-    case T_MATCHES: nd->op = PAT_OP_MATCHES; break;
-    case T_ISSUBSET: nd->op = PAT_OP_ISSUBSET; break;
-    case T_ISSUPERSET: nd->op = PAT_OP_ISSUPERSET; break;
+    case T_EQ:
+        nd->op = PAT_OP_EQ;
+        break;
+    case T_NEQ:
+        nd->op = PAT_OP_NEQ;
+        break;
+    case T_GT:
+        nd->op = PAT_OP_GT;
+        break;
+    case T_LT:
+        nd->op = PAT_OP_LT;
+        break;
+    case T_GE:
+        nd->op = PAT_OP_GE;
+        break;
+    case T_LE:
+        nd->op = PAT_OP_LE;
+        break;
+    case T_IN:
+        nd->op = PAT_OP_IN;
+        break;
+    case T_LIKE:
+        nd->op = PAT_OP_LIKE;
+        break;
+    case T_MATCHES:
+        nd->op = PAT_OP_MATCHES;
+        break;
+    case T_ISSUBSET:
+        nd->op = PAT_OP_ISSUBSET;
+        break;
+    case T_ISSUPERSET:
+        nd->op = PAT_OP_ISSUPERSET;
+        break;
     default:
         if (p->tok.t == T_DOT || p->tok.t == T_FLOAT)
             return expected(p, "a property name after '.'");
-        return expected(p, nd->negated ?
-                        "a comparison operator after NOT" :
-                        "a comparison operator (=, !=, <, <=, >, >=, IN, "
-                        "LIKE, MATCHES, ISSUBSET, ISSUPERSET) or a path step");
+        return expected(
+            p, nd->negated
+                   ? "a comparison operator after NOT"
+                   : "a comparison operator (=, !=, <, <=, >, >=, IN, "
+                     "LIKE, MATCHES, ISSUBSET, ISSUPERSET) or a path step");
     }
     if ((rc = next(p)))
         return rc;
     switch (nd->op) {
-    case PAT_OP_EQ: case PAT_OP_NEQ:
+    case PAT_OP_EQ:
+    case PAT_OP_NEQ:
         rc = literal(p, 1, &nd->lit);
         break;
-    case PAT_OP_GT: case PAT_OP_LT: case PAT_OP_GE: case PAT_OP_LE:
+    case PAT_OP_GT:
+    case PAT_OP_LT:
+    case PAT_OP_GE:
+    case PAT_OP_LE:
         rc = literal(p, 0, &nd->lit);
         break;
     case PAT_OP_IN:
@@ -893,8 +1021,10 @@ static int obs_qualified(struct parser *p, struct pat_node **out)
         /* stacked qualifiers nest the tree: count them as depth */
         if ((rc = enter(p)))
             return rc;
-        if (!(q = new_node(p, t == T_WITHIN ? PAT_WITHIN :
-                           t == T_REPEATS ? PAT_REPEATS : PAT_STARTSTOP,
+        if (!(q = new_node(p,
+                           t == T_WITHIN    ? PAT_WITHIN
+                           : t == T_REPEATS ? PAT_REPEATS
+                                            : PAT_STARTSTOP,
                            p->tok.off)))
             return oom(p);
         q->kids = nd;
@@ -902,14 +1032,13 @@ static int obs_qualified(struct parser *p, struct pat_node **out)
             return rc;
         if (t == T_WITHIN) {
             if ((rc = qualifier_value(p, T_INT, T_FLOAT,
-                                      "a positive number of seconds",
-                                      &q->lit)))
+                                      "a positive number of seconds", &q->lit)))
                 return rc;
             if (p->tok.t != T_SECONDS)
                 return expected(p, "SECONDS");
         } else if (t == T_REPEATS) {
-            if ((rc = qualifier_value(p, T_INT, T_INT,
-                                      "a positive integer", &q->lit)))
+            if ((rc = qualifier_value(p, T_INT, T_INT, "a positive integer",
+                                      &q->lit)))
                 return rc;
             if (p->tok.t != T_TIMES)
                 return expected(p, "TIMES");
@@ -958,7 +1087,8 @@ int pat_parse_into(struct pat_arena *a, const char *text, size_t len,
     if (len > PAT_MAX_LEN)
         return li_err_set(e, LI_ELIMIT,
                           "1:1: found a pattern of %zu bytes, expected at "
-                          "most %u", len, PAT_MAX_LEN);
+                          "most %u",
+                          len, PAT_MAX_LEN);
     memset(&p, 0, sizeof(p));
     p.s = text;
     p.n = len;
@@ -969,7 +1099,7 @@ int pat_parse_into(struct pat_arena *a, const char *text, size_t len,
         return rc;
     if (p.tok.t != T_EOF)
         return expected(&p, "end of pattern or AND, OR, FOLLOWEDBY, WITHIN, "
-                        "REPEATS, START");
+                            "REPEATS, START");
     *root = nd;
     return 0;
 }
@@ -987,7 +1117,8 @@ int pat_parse(const char *text, size_t len, const char *pattern_version,
     if (len > PAT_MAX_LEN)
         return li_err_set(e, LI_ELIMIT,
                           "1:1: found a pattern of %zu bytes, expected at "
-                          "most %u", len, PAT_MAX_LEN);
+                          "most %u",
+                          len, PAT_MAX_LEN);
     pt = pat_malloc(sizeof(*pt) + sizeof(*a));
     if (!pt)
         return li_err_set(e, LI_ENOMEM, "out of memory");

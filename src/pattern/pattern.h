@@ -29,15 +29,16 @@ struct li_buf;
 
 /* Limits on untrusted pattern text. A real pattern of 57 KB is flat (a long
  * OR chain, parsed iteratively, no depth); nesting is the only recursion. */
-#define PAT_MAX_LEN (1024u * 1024)  /* bytes of pattern text */
-#define PAT_MAX_DEPTH 200           /* nested ( ) and [ ] */
+#define PAT_MAX_LEN (1024u * 1024) /* bytes of pattern text */
+#define PAT_MAX_DEPTH 200          /* nested ( ) and [ ] */
 
 typedef void (*pat_warn_fn)(void *ctx, const char *msg);
 
-/* Parse and semantically check a STIX pattern (pattern_version "2.1" or "2.0"; NULL = "2.1").
- * 0 if valid; otherwise LI_EPARSE (syntax), LI_EINVAL (semantics) or LI_ELIMIT (too deep/long) with
- * "line:col: found X, expected Y" style detail in e. Warnings (e.g. unknown property of a known SCO
- * type) go to warn(ctx, msg) when warn is not NULL. Thread-safe. */
+/* Parse and semantically check a STIX pattern (pattern_version "2.1" or "2.0";
+ * NULL = "2.1"). 0 if valid; otherwise LI_EPARSE (syntax), LI_EINVAL
+ * (semantics) or LI_ELIMIT (too deep/long) with "line:col: found X, expected Y"
+ * style detail in e. Warnings (e.g. unknown property of a known SCO type) go to
+ * warn(ctx, msg) when warn is not NULL. Thread-safe. */
 int pat_check(const char *text, size_t len, const char *pattern_version,
               struct li_err *e, pat_warn_fn warn, void *ctx);
 
@@ -53,69 +54,78 @@ enum pat_kind {
     PAT_REPEATS,        /* kids = qualified expression; lit = count */
     PAT_STARTSTOP,      /* kids = qualified expression; lit, lit2 */
     /* comparison level */
-    PAT_CMP_OR,         /* kids: 2+ operands */
-    PAT_CMP_AND,        /* kids: 2+ operands */
-    PAT_TEST            /* path op lit */
+    PAT_CMP_OR,  /* kids: 2+ operands */
+    PAT_CMP_AND, /* kids: 2+ operands */
+    PAT_TEST     /* path op lit */
 };
 
 enum pat_op {
-    PAT_OP_EQ = 1, PAT_OP_NEQ, PAT_OP_GT, PAT_OP_LT, PAT_OP_GE, PAT_OP_LE,
-    PAT_OP_IN, PAT_OP_LIKE, PAT_OP_MATCHES, PAT_OP_ISSUBSET, PAT_OP_ISSUPERSET
+    PAT_OP_EQ = 1,
+    PAT_OP_NEQ,
+    PAT_OP_GT,
+    PAT_OP_LT,
+    PAT_OP_GE,
+    PAT_OP_LE,
+    PAT_OP_IN,
+    PAT_OP_LIKE,
+    PAT_OP_MATCHES,
+    PAT_OP_ISSUBSET,
+    PAT_OP_ISSUPERSET
 };
 
 enum pat_lit_kind {
-    PAT_LIT_INT = 1,  /* i */
-    PAT_LIT_FLOAT,    /* f; text = digits as written, without a '+' */
-    PAT_LIT_STRING,   /* text = decoded value (\' and \\ resolved) */
-    PAT_LIT_BOOL,     /* i = 0 or 1 */
-    PAT_LIT_BINARY,   /* b'...': text = the base64 between the quotes */
-    PAT_LIT_HEX,      /* h'...': text = the hex digits */
-    PAT_LIT_TIMESTAMP,/* t'...': text = the timestamp between the quotes */
-    PAT_LIT_SET       /* ( a, b, ... ): items, chained by next */
+    PAT_LIT_INT = 1,   /* i */
+    PAT_LIT_FLOAT,     /* f; text = digits as written, without a '+' */
+    PAT_LIT_STRING,    /* text = decoded value (\' and \\ resolved) */
+    PAT_LIT_BOOL,      /* i = 0 or 1 */
+    PAT_LIT_BINARY,    /* b'...': text = the base64 between the quotes */
+    PAT_LIT_HEX,       /* h'...': text = the hex digits */
+    PAT_LIT_TIMESTAMP, /* t'...': text = the timestamp between the quotes */
+    PAT_LIT_SET        /* ( a, b, ... ): items, chained by next */
 };
 
 struct pat_lit {
     enum pat_lit_kind kind;
-    const char *text;     /* see kind; not NUL-terminated, may hold NUL */
+    const char *text; /* see kind; not NUL-terminated, may hold NUL */
     size_t len;
     int64_t i;
     double f;
-    uint32_t off;         /* byte offset in the source text */
-    struct pat_lit *items;/* PAT_LIT_SET: first element */
-    struct pat_lit *next; /* next element of the enclosing set */
+    uint32_t off;          /* byte offset in the source text */
+    struct pat_lit *items; /* PAT_LIT_SET: first element */
+    struct pat_lit *next;  /* next element of the enclosing set */
 };
 
 enum pat_step_kind {
-    PAT_STEP_KEY = 1,     /* .name or .'quoted name' */
-    PAT_STEP_INDEX,       /* [n], n may be negative */
-    PAT_STEP_ANY          /* [*] */
+    PAT_STEP_KEY = 1, /* .name or .'quoted name' */
+    PAT_STEP_INDEX,   /* [n], n may be negative */
+    PAT_STEP_ANY      /* [*] */
 };
 
 struct pat_step {
     enum pat_step_kind kind;
-    const char *key;      /* PAT_STEP_KEY: decoded name, not NUL-terminated */
+    const char *key; /* PAT_STEP_KEY: decoded name, not NUL-terminated */
     size_t key_len;
-    int64_t index;        /* PAT_STEP_INDEX */
+    int64_t index; /* PAT_STEP_INDEX */
     struct pat_step *next;
 };
 
 struct pat_path {
-    const char *type;     /* object type, e.g. "file" */
+    const char *type; /* object type, e.g. "file" */
     size_t type_len;
     struct pat_step *steps; /* first is always a PAT_STEP_KEY */
 };
 
 struct pat_node {
     enum pat_kind kind;
-    unsigned paren;       /* 1 if written inside ( ): kept so that printing
-                             and re-parsing give back the same tree */
-    uint32_t off;         /* byte offset of the first token (qualifiers:
-                             of their keyword) */
-    struct pat_node *kids;/* first operand / qualified expression */
-    struct pat_node *next;/* next operand of the parent */
+    unsigned paren;        /* 1 if written inside ( ): kept so that printing
+                              and re-parsing give back the same tree */
+    uint32_t off;          /* byte offset of the first token (qualifiers:
+                              of their keyword) */
+    struct pat_node *kids; /* first operand / qualified expression */
+    struct pat_node *next; /* next operand of the parent */
     /* PAT_TEST */
     enum pat_op op;
-    int negated;          /* NOT before the operator */
+    int negated; /* NOT before the operator */
     struct pat_path path;
     /* PAT_TEST operand; WITHIN seconds (INT/FLOAT); REPEATS count (INT);
      * START (STRING or TIMESTAMP) */
@@ -128,8 +138,8 @@ struct pat_arena;
 /* A parsed pattern. root and everything below it live in arena. */
 struct pat {
     struct pat_node *root;
-    int version;          /* 20 or 21 */
-    const char *text;     /* private copy of the source text (NUL-terminated) */
+    int version;      /* 20 or 21 */
+    const char *text; /* private copy of the source text (NUL-terminated) */
     size_t len;
     struct pat_arena *arena;
 };
@@ -140,7 +150,8 @@ struct pat {
  * "2.1"). On success *out is a new pattern the caller frees with pat_free().
  * Errors: LI_EPARSE (syntax, "line:col: found X, expected Y" in e),
  * LI_ELIMIT (longer than PAT_MAX_LEN or nested deeper than PAT_MAX_DEPTH),
- * LI_EINVAL (unknown pattern_version), LI_ENOMEM. */
+ * LI_EINVAL (unknown pattern_version, or an integer literal outside the
+ * 64-bit range), LI_ENOMEM. Literal contents are not checked here. */
 int pat_parse(const char *text, size_t len, const char *pattern_version,
               struct pat **out, struct li_err *e);
 
@@ -166,7 +177,7 @@ int pat_equal(const struct pat_node *a, const struct pat_node *b);
 
 /* Line and column (1-based; columns count UTF-8 characters) of byte offset
  * off in text[0..len). */
-void pat_position(const char *text, size_t len, size_t off,
-                  unsigned *line, unsigned *col);
+void pat_position(const char *text, size_t len, size_t off, unsigned *line,
+                  unsigned *col);
 
 #endif

@@ -18,38 +18,59 @@
 static int prec(enum pat_kind k)
 {
     switch (k) {
-    case PAT_FOLLOWEDBY: return 1;
-    case PAT_OBS_OR: return 2;
-    case PAT_OBS_AND: return 3;
-    case PAT_CMP_OR: return 1;
-    case PAT_CMP_AND: return 2;
-    default: return 10;
+    case PAT_FOLLOWEDBY:
+        return 1;
+    case PAT_OBS_OR:
+        return 2;
+    case PAT_OBS_AND:
+        return 3;
+    case PAT_CMP_OR:
+        return 1;
+    case PAT_CMP_AND:
+        return 2;
+    default:
+        return 10;
     }
 }
 
 static const char *op_word(enum pat_kind k)
 {
     switch (k) {
-    case PAT_FOLLOWEDBY: return " FOLLOWEDBY ";
-    case PAT_OBS_OR: case PAT_CMP_OR: return " OR ";
-    default: return " AND ";
+    case PAT_FOLLOWEDBY:
+        return " FOLLOWEDBY ";
+    case PAT_OBS_OR:
+    case PAT_CMP_OR:
+        return " OR ";
+    default:
+        return " AND ";
     }
 }
 
 static const char *cmp_word(enum pat_op op)
 {
     switch (op) {
-    case PAT_OP_EQ: return " = ";
-    case PAT_OP_NEQ: return " != ";
-    case PAT_OP_GT: return " > ";
-    case PAT_OP_LT: return " < ";
-    case PAT_OP_GE: return " >= ";
-    case PAT_OP_LE: return " <= ";
-    case PAT_OP_IN: return " IN ";
-    case PAT_OP_LIKE: return " LIKE ";
-    case PAT_OP_MATCHES: return " MATCHES ";
-    case PAT_OP_ISSUBSET: return " ISSUBSET ";
-    default: return " ISSUPERSET ";
+    case PAT_OP_EQ:
+        return " = ";
+    case PAT_OP_NEQ:
+        return " != ";
+    case PAT_OP_GT:
+        return " > ";
+    case PAT_OP_LT:
+        return " < ";
+    case PAT_OP_GE:
+        return " >= ";
+    case PAT_OP_LE:
+        return " <= ";
+    case PAT_OP_IN:
+        return " IN ";
+    case PAT_OP_LIKE:
+        return " LIKE ";
+    case PAT_OP_MATCHES:
+        return " MATCHES ";
+    case PAT_OP_ISSUBSET:
+        return " ISSUBSET ";
+    default:
+        return " ISSUPERSET ";
     }
 }
 
@@ -105,8 +126,9 @@ static int print_lit(const struct pat_lit *l, struct li_buf *b)
     case PAT_LIT_BINARY:
     case PAT_LIT_HEX:
     case PAT_LIT_TIMESTAMP:
-        if ((rc = li_buf_addc(b, l->kind == PAT_LIT_BINARY ? 'b' :
-                              l->kind == PAT_LIT_HEX ? 'h' : 't')) ||
+        if ((rc = li_buf_addc(b, l->kind == PAT_LIT_BINARY ? 'b'
+                                 : l->kind == PAT_LIT_HEX  ? 'h'
+                                                           : 't')) ||
             (rc = li_buf_addc(b, '\'')) ||
             (rc = li_buf_add(b, l->text, l->len)))
             return rc;
@@ -136,9 +158,9 @@ static int print_path(const struct pat_path *p, struct li_buf *b)
         case PAT_STEP_KEY:
             if (st != p->steps && (rc = li_buf_addc(b, '.')))
                 return rc;
-            rc = bare_key(st->key, st->key_len) ?
-                 li_buf_add(b, st->key, st->key_len) :
-                 add_quoted(b, st->key, st->key_len);
+            rc = bare_key(st->key, st->key_len)
+                     ? li_buf_add(b, st->key, st->key_len)
+                     : add_quoted(b, st->key, st->key_len);
             break;
         case PAT_STEP_INDEX:
             rc = li_buf_addf(b, "[%" PRId64 "]", st->index);
@@ -166,9 +188,8 @@ static int print_kid(const struct pat_node *kid, enum pat_kind parent,
                      struct li_buf *b)
 {
     int force = is_nary(kid->kind) &&
-                (prec(kid->kind) <= prec(parent) ||
-                 parent == PAT_WITHIN || parent == PAT_REPEATS ||
-                 parent == PAT_STARTSTOP);
+                (prec(kid->kind) <= prec(parent) || parent == PAT_WITHIN ||
+                 parent == PAT_REPEATS || parent == PAT_STARTSTOP);
     return print_node(kid, b, force);
 }
 
@@ -191,29 +212,25 @@ static int print_node(const struct pat_node *n, struct li_buf *b, int force)
         }
         break;
     case PAT_OBSERVATION:
-        if ((rc = li_buf_addc(b, '[')) ||
-            (rc = print_node(n->kids, b, 0)))
+        if ((rc = li_buf_addc(b, '[')) || (rc = print_node(n->kids, b, 0)))
             break;
         rc = li_buf_addc(b, ']');
         break;
     case PAT_WITHIN:
         if ((rc = print_kid(n->kids, n->kind, b)) ||
-            (rc = li_buf_addstr(b, " WITHIN ")) ||
-            (rc = print_lit(n->lit, b)))
+            (rc = li_buf_addstr(b, " WITHIN ")) || (rc = print_lit(n->lit, b)))
             break;
         rc = li_buf_addstr(b, " SECONDS");
         break;
     case PAT_REPEATS:
         if ((rc = print_kid(n->kids, n->kind, b)) ||
-            (rc = li_buf_addstr(b, " REPEATS ")) ||
-            (rc = print_lit(n->lit, b)))
+            (rc = li_buf_addstr(b, " REPEATS ")) || (rc = print_lit(n->lit, b)))
             break;
         rc = li_buf_addstr(b, " TIMES");
         break;
     case PAT_STARTSTOP:
         if ((rc = print_kid(n->kids, n->kind, b)) ||
-            (rc = li_buf_addstr(b, " START ")) ||
-            (rc = print_lit(n->lit, b)) ||
+            (rc = li_buf_addstr(b, " START ")) || (rc = print_lit(n->lit, b)) ||
             (rc = li_buf_addstr(b, " STOP ")))
             break;
         rc = print_lit(n->lit2, b);

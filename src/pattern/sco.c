@@ -12,201 +12,276 @@
 #define V21 2u
 #define VALL (V20 | V21)
 
-#define P(n, t) {n, t, VALL}
-#define P21(n, t) {n, t, V21}
-#define P20(n, t) {n, t, V20}
-#define END {NULL, 0, 0}
+/* clang-format off */
+#define P(n, t) {n, t, VALL, NULL}
+#define P21(n, t) {n, t, V21, NULL}
+#define P20(n, t) {n, t, V20, NULL}
+#define R(n, t, r) {n, t, VALL, r}
+#define R21(n, t, r) {n, t, V21, r}
+#define R20(n, t, r) {n, t, V20, r}
+#define END {NULL, 0, 0, NULL}
+/* clang-format on */
 
 static const struct pat_prop common[] = {
-    P("type", PT_STR), P21("id", PT_STR), P21("spec_version", PT_STR),
+    P("type", PT_STR),
+    P21("id", PT_STR),
+    P21("spec_version", PT_STR),
     P21("object_marking_refs", PT_REF | PT_LIST),
-    P21("granular_markings", PT_OBJ | PT_LIST), P21("defanged", PT_BOOL),
-    P("extensions", PT_EXT), END
-};
+    P21("granular_markings", PT_OBJ | PT_LIST),
+    P21("defanged", PT_BOOL),
+    P("extensions", PT_EXT),
+    END};
 
-static const struct pat_prop artifact[] = {
-    P("mime_type", PT_STR), P("payload_bin", PT_BIN), P("url", PT_STR),
-    P("hashes", PT_HASHES), P21("encryption_algorithm", PT_STR),
-    P21("decryption_key", PT_STR), END
-};
+static const struct pat_prop artifact[] = {P("mime_type", PT_STR),
+                                           P("payload_bin", PT_BIN),
+                                           P("url", PT_STR),
+                                           P("hashes", PT_HASHES),
+                                           P21("encryption_algorithm", PT_STR),
+                                           P21("decryption_key", PT_STR),
+                                           END};
 
 static const struct pat_prop autonomous_system[] = {
-    P("number", PT_INT), P("name", PT_STR), P("rir", PT_STR), END
-};
+    P("number", PT_INT), P("name", PT_STR), P("rir", PT_STR), END};
 
 static const struct pat_prop directory[] = {
-    P("path", PT_STR), P("path_enc", PT_STR), P21("ctime", PT_TS),
-    P21("mtime", PT_TS), P21("atime", PT_TS), P20("created", PT_TS),
-    P20("modified", PT_TS), P20("accessed", PT_TS),
-    P("contains_refs", PT_REF | PT_LIST), END
-};
+    P("path", PT_STR),
+    P("path_enc", PT_STR),
+    P21("ctime", PT_TS),
+    P21("mtime", PT_TS),
+    P21("atime", PT_TS),
+    P20("created", PT_TS),
+    P20("modified", PT_TS),
+    P20("accessed", PT_TS),
+    R("contains_refs", PT_REF | PT_LIST, "file directory"),
+    END};
 
 static const struct pat_prop domain_name[] = {
-    P("value", PT_STR), P("resolves_to_refs", PT_REF | PT_LIST), END
-};
+    P("value", PT_STR),
+    R("resolves_to_refs", PT_REF | PT_LIST, "ipv4-addr ipv6-addr domain-name"),
+    END};
 
 static const struct pat_prop email_addr[] = {
     P("value", PT_STR), P("display_name", PT_STR),
-    P("belongs_to_ref", PT_REF), END
-};
+    R("belongs_to_ref", PT_REF, "user-account"), END};
 
 static const struct pat_prop email_message[] = {
-    P("is_multipart", PT_BOOL), P("date", PT_TS), P("content_type", PT_STR),
-    P("from_ref", PT_REF), P("sender_ref", PT_REF),
-    P("to_refs", PT_REF | PT_LIST), P("cc_refs", PT_REF | PT_LIST),
-    P("bcc_refs", PT_REF | PT_LIST), P21("message_id", PT_STR),
-    P("subject", PT_STR), P("received_lines", PT_STR | PT_LIST),
-    P("additional_header_fields", PT_DICT), P("body", PT_STR),
-    P("body_multipart", PT_OBJ | PT_LIST), P("raw_email_ref", PT_REF), END
-};
+    P("is_multipart", PT_BOOL),
+    P("date", PT_TS),
+    P("content_type", PT_STR),
+    R("from_ref", PT_REF, "email-addr"),
+    R("sender_ref", PT_REF, "email-addr"),
+    R("to_refs", PT_REF | PT_LIST, "email-addr"),
+    R("cc_refs", PT_REF | PT_LIST, "email-addr"),
+    R("bcc_refs", PT_REF | PT_LIST, "email-addr"),
+    P21("message_id", PT_STR),
+    P("subject", PT_STR),
+    P("received_lines", PT_STR | PT_LIST),
+    P("additional_header_fields", PT_DICT),
+    P("body", PT_STR),
+    P("body_multipart", PT_OBJ | PT_LIST),
+    R("raw_email_ref", PT_REF, "artifact"),
+    END};
 
 static const struct pat_prop file[] = {
-    P("hashes", PT_HASHES), P("size", PT_INT), P("name", PT_STR),
-    P("name_enc", PT_STR), P("magic_number_hex", PT_HEX),
-    P("mime_type", PT_STR), P21("ctime", PT_TS), P21("mtime", PT_TS),
-    P21("atime", PT_TS), P20("created", PT_TS), P20("modified", PT_TS),
-    P20("accessed", PT_TS), P20("is_encrypted", PT_BOOL),
-    P20("encryption_algorithm", PT_STR), P20("decryption_key", PT_STR),
-    P("parent_directory_ref", PT_REF), P("contains_refs", PT_REF | PT_LIST),
-    P("content_ref", PT_REF), END
-};
+    P("hashes", PT_HASHES),
+    P("size", PT_INT),
+    P("name", PT_STR),
+    P("name_enc", PT_STR),
+    P("magic_number_hex", PT_HEX),
+    P("mime_type", PT_STR),
+    P21("ctime", PT_TS),
+    P21("mtime", PT_TS),
+    P21("atime", PT_TS),
+    P20("created", PT_TS),
+    P20("modified", PT_TS),
+    P20("accessed", PT_TS),
+    P20("is_encrypted", PT_BOOL),
+    P20("encryption_algorithm", PT_STR),
+    P20("decryption_key", PT_STR),
+    R("parent_directory_ref", PT_REF, "directory"),
+    P("contains_refs", PT_REF | PT_LIST),
+    R("content_ref", PT_REF, "artifact"),
+    END};
 
 static const struct pat_prop ext_archive[] = {
-    P("contains_refs", PT_REF | PT_LIST), P20("version", PT_STR),
-    P("comment", PT_STR), END
-};
+    R("contains_refs", PT_REF | PT_LIST, "file directory"),
+    P20("version", PT_STR), P("comment", PT_STR), END};
 
 static const struct pat_prop ext_ntfs[] = {
-    P("sid", PT_STR), P("alternate_data_streams", PT_OBJ | PT_LIST), END
-};
+    P("sid", PT_STR), P("alternate_data_streams", PT_OBJ | PT_LIST), END};
 
-static const struct pat_prop ext_pdf[] = {
-    P("version", PT_STR), P("is_optimized", PT_BOOL),
-    P("document_info_dict", PT_DICT), P("pdfid0", PT_STR),
-    P("pdfid1", PT_STR), END
-};
+static const struct pat_prop ext_pdf[] = {P("version", PT_STR),
+                                          P("is_optimized", PT_BOOL),
+                                          P("document_info_dict", PT_DICT),
+                                          P("pdfid0", PT_STR),
+                                          P("pdfid1", PT_STR),
+                                          END};
 
 static const struct pat_prop ext_raster[] = {
-    P("image_height", PT_INT), P("image_width", PT_INT),
+    P("image_height", PT_INT),   P("image_width", PT_INT),
     P("bits_per_pixel", PT_INT), P20("image_compression_algorithm", PT_STR),
-    P("exif_tags", PT_DICT), END
-};
+    P("exif_tags", PT_DICT),     END};
 
 static const struct pat_prop ext_pe[] = {
-    P("pe_type", PT_STR), P("imphash", PT_STR), P("machine_hex", PT_HEX),
-    P("number_of_sections", PT_INT), P("time_date_stamp", PT_TS),
-    P("pointer_to_symbol_table_hex", PT_HEX), P("number_of_symbols", PT_INT),
-    P("size_of_optional_header", PT_INT), P("characteristics_hex", PT_HEX),
-    P("file_header_hashes", PT_HASHES), P("optional_header", PT_OBJ),
-    P("sections", PT_OBJ | PT_LIST), END
-};
+    P("pe_type", PT_STR),
+    P("imphash", PT_STR),
+    P("machine_hex", PT_HEX),
+    P("number_of_sections", PT_INT),
+    P("time_date_stamp", PT_TS),
+    P("pointer_to_symbol_table_hex", PT_HEX),
+    P("number_of_symbols", PT_INT),
+    P("size_of_optional_header", PT_INT),
+    P("characteristics_hex", PT_HEX),
+    P("file_header_hashes", PT_HASHES),
+    P("optional_header", PT_OBJ),
+    P("sections", PT_OBJ | PT_LIST),
+    END};
 
 static const struct pat_prop ipv_addr[] = {
-    P("value", PT_STR), P("resolves_to_refs", PT_REF | PT_LIST),
-    P("belongs_to_refs", PT_REF | PT_LIST), END
-};
+    P("value", PT_STR), R("resolves_to_refs", PT_REF | PT_LIST, "mac-addr"),
+    R("belongs_to_refs", PT_REF | PT_LIST, "autonomous-system"), END};
 
 static const struct pat_prop mac_addr[] = {P("value", PT_STR), END};
 
 static const struct pat_prop mutex[] = {P("name", PT_STR), END};
 
 static const struct pat_prop network_traffic[] = {
-    P("start", PT_TS), P("end", PT_TS), P21("is_active", PT_BOOL),
-    P("src_ref", PT_REF), P("dst_ref", PT_REF), P("src_port", PT_INT),
-    P("dst_port", PT_INT), P("protocols", PT_STR | PT_LIST),
-    P("src_byte_count", PT_INT), P("dst_byte_count", PT_INT),
-    P("src_packets", PT_INT), P("dst_packets", PT_INT), P("ipfix", PT_DICT),
-    P("src_payload_ref", PT_REF), P("dst_payload_ref", PT_REF),
-    P("encapsulates_refs", PT_REF | PT_LIST),
-    P("encapsulated_by_ref", PT_REF), P20("is_active", PT_BOOL), END
-};
+    P("start", PT_TS),
+    P("end", PT_TS),
+    P21("is_active", PT_BOOL),
+    R("src_ref", PT_REF, "ipv4-addr ipv6-addr mac-addr domain-name"),
+    R("dst_ref", PT_REF, "ipv4-addr ipv6-addr mac-addr domain-name"),
+    P("src_port", PT_INT),
+    P("dst_port", PT_INT),
+    P("protocols", PT_STR | PT_LIST),
+    P("src_byte_count", PT_INT),
+    P("dst_byte_count", PT_INT),
+    P("src_packets", PT_INT),
+    P("dst_packets", PT_INT),
+    P("ipfix", PT_DICT),
+    R("src_payload_ref", PT_REF, "artifact"),
+    R("dst_payload_ref", PT_REF, "artifact"),
+    R("encapsulates_refs", PT_REF | PT_LIST, "network-traffic"),
+    R("encapsulated_by_ref", PT_REF, "network-traffic"),
+    P20("is_active", PT_BOOL),
+    END};
 
 static const struct pat_prop ext_http[] = {
-    P("request_method", PT_STR), P("request_value", PT_STR),
-    P("request_version", PT_STR), P("request_header", PT_DICT),
-    P("message_body_length", PT_INT), P("message_body_data_ref", PT_REF),
-    END
-};
+    P("request_method", PT_STR),
+    P("request_value", PT_STR),
+    P("request_version", PT_STR),
+    P("request_header", PT_DICT),
+    P("message_body_length", PT_INT),
+    R("message_body_data_ref", PT_REF, "artifact"),
+    END};
 
-static const struct pat_prop ext_icmp[] = {
-    P("icmp_type_hex", PT_HEX), P("icmp_code_hex", PT_HEX), END
-};
+static const struct pat_prop ext_icmp[] = {P("icmp_type_hex", PT_HEX),
+                                           P("icmp_code_hex", PT_HEX), END};
 
-static const struct pat_prop ext_socket[] = {
-    P("address_family", PT_STR), P("is_blocking", PT_BOOL),
-    P("is_listening", PT_BOOL), P20("protocol_family", PT_STR),
-    P("options", PT_DICT), P("socket_type", PT_STR),
-    P("socket_descriptor", PT_INT), P("socket_handle", PT_INT), END
-};
+static const struct pat_prop ext_socket[] = {P("address_family", PT_STR),
+                                             P("is_blocking", PT_BOOL),
+                                             P("is_listening", PT_BOOL),
+                                             P20("protocol_family", PT_STR),
+                                             P("options", PT_DICT),
+                                             P("socket_type", PT_STR),
+                                             P("socket_descriptor", PT_INT),
+                                             P("socket_handle", PT_INT),
+                                             END};
 
-static const struct pat_prop ext_tcp[] = {
-    P("src_flags_hex", PT_HEX), P("dst_flags_hex", PT_HEX), END
-};
+static const struct pat_prop ext_tcp[] = {P("src_flags_hex", PT_HEX),
+                                          P("dst_flags_hex", PT_HEX), END};
 
 static const struct pat_prop process[] = {
-    P("is_hidden", PT_BOOL), P("pid", PT_INT), P21("created_time", PT_TS),
-    P("cwd", PT_STR), P("command_line", PT_STR),
+    P("is_hidden", PT_BOOL),
+    P("pid", PT_INT),
+    P21("created_time", PT_TS),
+    P("cwd", PT_STR),
+    P("command_line", PT_STR),
     P("environment_variables", PT_DICT),
-    P("opened_connection_refs", PT_REF | PT_LIST),
-    P("creator_user_ref", PT_REF), P21("image_ref", PT_REF),
-    P("parent_ref", PT_REF), P("child_refs", PT_REF | PT_LIST),
-    P20("name", PT_STR), P20("arguments", PT_STR | PT_LIST),
-    P20("created", PT_TS), P20("binary_ref", PT_REF), END
-};
+    R("opened_connection_refs", PT_REF | PT_LIST, "network-traffic"),
+    R("creator_user_ref", PT_REF, "user-account"),
+    R21("image_ref", PT_REF, "file"),
+    R("parent_ref", PT_REF, "process"),
+    R("child_refs", PT_REF | PT_LIST, "process"),
+    P20("name", PT_STR),
+    P20("arguments", PT_STR | PT_LIST),
+    P20("created", PT_TS),
+    R20("binary_ref", PT_REF, "file"),
+    END};
 
 static const struct pat_prop ext_winproc[] = {
-    P("aslr_enabled", PT_BOOL), P("dep_enabled", PT_BOOL),
-    P("priority", PT_STR), P("owner_sid", PT_STR), P("window_title", PT_STR),
-    P("startup_info", PT_DICT), P21("integrity_level", PT_STR), END
-};
+    P("aslr_enabled", PT_BOOL),     P("dep_enabled", PT_BOOL),
+    P("priority", PT_STR),          P("owner_sid", PT_STR),
+    P("window_title", PT_STR),      P("startup_info", PT_DICT),
+    P21("integrity_level", PT_STR), END};
 
 static const struct pat_prop ext_winsvc[] = {
-    P("service_name", PT_STR), P("descriptions", PT_STR | PT_LIST),
-    P("display_name", PT_STR), P("group_name", PT_STR),
-    P("start_type", PT_STR), P("service_dll_refs", PT_REF | PT_LIST),
-    P("service_type", PT_STR), P("service_status", PT_STR), END
-};
+    P("service_name", PT_STR),
+    P("descriptions", PT_STR | PT_LIST),
+    P("display_name", PT_STR),
+    P("group_name", PT_STR),
+    P("start_type", PT_STR),
+    R("service_dll_refs", PT_REF | PT_LIST, "file"),
+    P("service_type", PT_STR),
+    P("service_status", PT_STR),
+    END};
 
-static const struct pat_prop software[] = {
-    P("name", PT_STR), P("cpe", PT_STR), P21("swid", PT_STR),
-    P("languages", PT_STR | PT_LIST), P("vendor", PT_STR),
-    P("version", PT_STR), END
-};
+static const struct pat_prop software[] = {P("name", PT_STR),
+                                           P("cpe", PT_STR),
+                                           P21("swid", PT_STR),
+                                           P("languages", PT_STR | PT_LIST),
+                                           P("vendor", PT_STR),
+                                           P("version", PT_STR),
+                                           END};
 
 static const struct pat_prop url[] = {P("value", PT_STR), END};
 
 static const struct pat_prop user_account[] = {
-    P("user_id", PT_STR), P21("credential", PT_STR),
-    P("account_login", PT_STR), P("account_type", PT_STR),
-    P("display_name", PT_STR), P("is_service_account", PT_BOOL),
-    P("is_privileged", PT_BOOL), P("can_escalate_privs", PT_BOOL),
-    P("is_disabled", PT_BOOL), P("account_created", PT_TS),
-    P("account_expires", PT_TS), P21("credential_last_changed", PT_TS),
-    P20("password_last_changed", PT_TS), P("account_first_login", PT_TS),
-    P("account_last_login", PT_TS), END
-};
+    P("user_id", PT_STR),
+    P21("credential", PT_STR),
+    P("account_login", PT_STR),
+    P("account_type", PT_STR),
+    P("display_name", PT_STR),
+    P("is_service_account", PT_BOOL),
+    P("is_privileged", PT_BOOL),
+    P("can_escalate_privs", PT_BOOL),
+    P("is_disabled", PT_BOOL),
+    P("account_created", PT_TS),
+    P("account_expires", PT_TS),
+    P21("credential_last_changed", PT_TS),
+    P20("password_last_changed", PT_TS),
+    P("account_first_login", PT_TS),
+    P("account_last_login", PT_TS),
+    END};
 
 static const struct pat_prop ext_unix[] = {
     P("gid", PT_INT), P("groups", PT_STR | PT_LIST), P("home_dir", PT_STR),
-    P("shell", PT_STR), END
-};
+    P("shell", PT_STR), END};
 
 static const struct pat_prop registry_key[] = {
-    P("key", PT_STR), P("values", PT_OBJ | PT_LIST),
-    P21("modified_time", PT_TS), P20("modified", PT_TS),
-    P("creator_user_ref", PT_REF), P("number_of_subkeys", PT_INT), END
-};
+    P("key", PT_STR),
+    P("values", PT_OBJ | PT_LIST),
+    P21("modified_time", PT_TS),
+    P20("modified", PT_TS),
+    R("creator_user_ref", PT_REF, "user-account"),
+    P("number_of_subkeys", PT_INT),
+    END};
 
 static const struct pat_prop x509[] = {
-    P("is_self_signed", PT_BOOL), P("hashes", PT_HASHES),
-    P("version", PT_STR), P("serial_number", PT_STR),
-    P("signature_algorithm", PT_STR), P("issuer", PT_STR),
-    P("validity_not_before", PT_TS), P("validity_not_after", PT_TS),
-    P("subject", PT_STR), P("subject_public_key_algorithm", PT_STR),
+    P("is_self_signed", PT_BOOL),
+    P("hashes", PT_HASHES),
+    P("version", PT_STR),
+    P("serial_number", PT_STR),
+    P("signature_algorithm", PT_STR),
+    P("issuer", PT_STR),
+    P("validity_not_before", PT_TS),
+    P("validity_not_after", PT_TS),
+    P("subject", PT_STR),
+    P("subject_public_key_algorithm", PT_STR),
     P("subject_public_key_modulus", PT_STR),
     P("subject_public_key_exponent", PT_INT),
-    P("x509_v3_extensions", PT_OBJ), END
-};
+    P("x509_v3_extensions", PT_OBJ),
+    END};
 
 static const struct pat_sco scos[] = {
     {"artifact", artifact},

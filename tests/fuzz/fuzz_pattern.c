@@ -68,8 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     /* the canonical text must be judged as the original was */
     if (pat_check(p1.data, p1.len, version, &e2, NULL, NULL) != rc) {
-        fprintf(stderr, "canonical form judged differently: %s\n%s\n",
-                e2.msg, p1.data);
+        fprintf(stderr, "canonical form judged differently: %s\n%s\n", e2.msg,
+                p1.data);
         abort();
     }
     pat_free(a);

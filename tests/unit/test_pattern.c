@@ -190,9 +190,9 @@ static int run_case(struct pcase *c)
         if (!(rc && strstr(e.msg, c->contains[i])) &&
             !(w.text.data && strstr(w.text.data, c->contains[i]))) {
             printf("%s:%d: %s: no message contains \"%s\" (error: %s; "
-                   "warnings: %s)\n", c->file, c->line, c->pattern,
-                   c->contains[i], rc ? e.msg : "none",
-                   w.text.data ? w.text.data : "none");
+                   "warnings: %s)\n",
+                   c->file, c->line, c->pattern, c->contains[i],
+                   rc ? e.msg : "none", w.text.data ? w.text.data : "none");
             fails++;
         }
     }
@@ -201,8 +201,8 @@ static int run_case(struct pcase *c)
     if (rc2 == 0)
         rc2 = pat_validate(p, &e2, NULL, NULL);
     if (rc2 != rc) {
-        printf("%s:%d: pat_parse+pat_validate gave %d, pat_check %d\n",
-               c->file, c->line, rc2, rc);
+        printf("%s:%d: pat_parse+pat_validate gave %d, pat_check %d\n", c->file,
+               c->line, rc2, rc);
         fails++;
     }
     pat_free(p);
@@ -379,10 +379,9 @@ static void check_indicator(struct shared_run *r, const char *where,
                             json_t *ind)
 {
     const char *pattern = json_string_value(json_object_get(ind, "pattern"));
-    const char *ptype = json_string_value(json_object_get(ind,
-                                                          "pattern_type"));
-    const char *pver = json_string_value(json_object_get(ind,
-                                                         "pattern_version"));
+    const char *ptype = json_string_value(json_object_get(ind, "pattern_type"));
+    const char *pver =
+        json_string_value(json_object_get(ind, "pattern_version"));
     const char *id = json_string_value(json_object_get(ind, "id"));
     struct li_err e = {0};
     char why[512];
@@ -409,19 +408,22 @@ static void check_indicator(struct shared_run *r, const char *where,
                rc == LI_EPARSE ? "syntax" : "invalid", where, e.msg, pattern);
         r->fails++;
     } else {
-        const char *got = rc == 0 ? "ok" : rc == LI_EPARSE ? "syntax" :
-                          rc == LI_EINVAL ? "invalid" : "other";
+        const char *got = rc == 0           ? "ok"
+                          : rc == LI_EPARSE ? "syntax"
+                          : rc == LI_EINVAL ? "invalid"
+                                            : "other";
         kn->seen = 1;
         if (strcmp(got, kn->outcome) != 0) {
             printf("%s: %s: listed as %s in shared-data-invalid.lst, got %s "
-                   "%s\n", where, id, kn->outcome, got, rc ? e.msg : "");
+                   "%s\n",
+                   where, id, kn->outcome, got, rc ? e.msg : "");
             r->fails++;
         } else {
             r->known_invalid++;
         }
     }
-    if (round_trip(pattern, strlen(pattern), pver, NULL, why,
-                   sizeof(why)) < 0) {
+    if (round_trip(pattern, strlen(pattern), pver, NULL, why, sizeof(why)) <
+        0) {
         printf("%s: %s: %s\n", where, id ? id : "", why);
         r->fails++;
     }
@@ -433,15 +435,14 @@ static void walk_json(struct shared_run *r, const char *where, json_t *j)
     const char *key;
     json_t *v;
     if (json_is_array(j)) {
-        json_array_foreach(j, i, v)
-            walk_json(r, where, v);
+        json_array_foreach(j, i, v) walk_json(r, where, v);
     } else if (json_is_object(j)) {
         const char *type = json_string_value(json_object_get(j, "type"));
         if (type && strcmp(type, "indicator") == 0)
             check_indicator(r, where, j);
-        json_object_foreach(j, key, v)
-            if (json_is_array(v) || json_is_object(v))
-                walk_json(r, where, v);
+        json_object_foreach(j, key,
+                            v) if (json_is_array(v) || json_is_object(v))
+            walk_json(r, where, v);
     }
 }
 
@@ -485,8 +486,8 @@ static void walk_dir(struct shared_run *r, const char *dir, int *nfiles)
 
 static void test_shared_data(void **state)
 {
-    const char *base = getenv("LI_SHARED_DATA") ? getenv("LI_SHARED_DATA") :
-                       SHARED_DIR;
+    const char *base =
+        getenv("LI_SHARED_DATA") ? getenv("LI_SHARED_DATA") : SHARED_DIR;
     struct shared_run r;
     struct stat st;
     char path[1024], cmd[1200], *line = NULL;
@@ -536,8 +537,9 @@ static void test_shared_data(void **state)
     }
     printf("shared data: %d JSON files + %d warninglist lines: %ld patterns, "
            "%ld valid, %ld known invalid (listed), %ld with warnings, "
-           "%ld failures\n", nfiles, nlines, r.patterns, r.valid,
-           r.known_invalid, r.warned, r.fails);
+           "%ld failures\n",
+           nfiles, nlines, r.patterns, r.valid, r.known_invalid, r.warned,
+           r.fails);
     free(r.known);
     assert_true(r.patterns > 10000);
     assert_int_equal(r.fails, 0);
@@ -581,20 +583,17 @@ static void test_depth_limit(void **state)
     assert_int_equal(pat_check(s, strlen(s), NULL, &e, NULL, NULL), 0);
     free(s);
     s = nested(PAT_MAX_DEPTH, 0);
-    assert_int_equal(pat_check(s, strlen(s), NULL, &e, NULL, NULL),
-                     LI_ELIMIT);
+    assert_int_equal(pat_check(s, strlen(s), NULL, &e, NULL, NULL), LI_ELIMIT);
     assert_non_null(strstr(e.msg, "nested"));
     free(s);
     s = nested(PAT_MAX_DEPTH - 1, 1);
     assert_int_equal(pat_check(s, strlen(s), NULL, &e, NULL, NULL), 0);
     free(s);
     s = nested(PAT_MAX_DEPTH, 1);
-    assert_int_equal(pat_check(s, strlen(s), NULL, &e, NULL, NULL),
-                     LI_ELIMIT);
+    assert_int_equal(pat_check(s, strlen(s), NULL, &e, NULL, NULL), LI_ELIMIT);
     free(s);
     s = nested(100000, 0); /* far past: must fail cleanly, not overflow */
-    assert_int_equal(pat_check(s, strlen(s), NULL, &e, NULL, NULL),
-                     LI_ELIMIT);
+    assert_int_equal(pat_check(s, strlen(s), NULL, &e, NULL, NULL), LI_ELIMIT);
     free(s);
 }
 
@@ -608,8 +607,7 @@ static void test_qualifier_chain_limit(void **state)
     li_buf_addstr(&b, "[file:name = 'a']");
     for (i = 0; i < 100000; i++)
         li_buf_addstr(&b, " WITHIN 1 SECONDS");
-    assert_int_equal(pat_check(b.data, b.len, NULL, &e, NULL, NULL),
-                     LI_ELIMIT);
+    assert_int_equal(pat_check(b.data, b.len, NULL, &e, NULL, NULL), LI_ELIMIT);
     li_buf_release(&b);
 }
 
@@ -628,8 +626,7 @@ static void test_length_limit(void **state)
     assert_int_equal(pat_check(b.data, b.len, NULL, &e, NULL, NULL), 0);
     li_buf_truncate(&b, b.len - 2);
     li_buf_addstr(&b, "a']");
-    assert_int_equal(pat_check(b.data, b.len, NULL, &e, NULL, NULL),
-                     LI_ELIMIT);
+    assert_int_equal(pat_check(b.data, b.len, NULL, &e, NULL, NULL), LI_ELIMIT);
     assert_int_equal(pat_parse(b.data, b.len, NULL, &p, &e), LI_ELIMIT);
     assert_null(p);
     li_buf_release(&b);
@@ -767,10 +764,10 @@ static void test_equal_differs(void **state)
     for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
         struct pat *a, *b;
         struct li_err e = {0};
-        assert_int_equal(pat_parse(pairs[i][0], strlen(pairs[i][0]), NULL,
-                                   &a, &e), 0);
-        assert_int_equal(pat_parse(pairs[i][1], strlen(pairs[i][1]), NULL,
-                                   &b, &e), 0);
+        assert_int_equal(
+            pat_parse(pairs[i][0], strlen(pairs[i][0]), NULL, &a, &e), 0);
+        assert_int_equal(
+            pat_parse(pairs[i][1], strlen(pairs[i][1]), NULL, &b, &e), 0);
         assert_true(pat_equal(a->root, a->root));
         assert_false(pat_equal(a->root, b->root));
         pat_free(a);
@@ -803,8 +800,7 @@ static void test_api_edges(void **state)
     struct pat *p = NULL;
     const char *s = "[file:name = 'a']";
     (void)state;
-    assert_int_equal(pat_check(s, strlen(s), "2.2", &e, NULL, NULL),
-                     LI_EINVAL);
+    assert_int_equal(pat_check(s, strlen(s), "2.2", &e, NULL, NULL), LI_EINVAL);
     assert_non_null(strstr(e.msg, "pattern_version"));
     assert_int_equal(pat_parse(s, strlen(s), "", &p, &e), LI_EINVAL);
     assert_null(p);
@@ -812,11 +808,11 @@ static void test_api_edges(void **state)
     assert_int_equal(pat_check(s, strlen(s), NULL, NULL, NULL, NULL), 0);
     assert_int_equal(pat_check("[", 1, NULL, NULL, NULL, NULL), LI_EPARSE);
     /* text is not NUL-terminated: only len bytes count */
-    assert_int_equal(pat_check("[file:name = 'a']]]]", 17, NULL, &e, NULL,
-                               NULL), 0);
+    assert_int_equal(
+        pat_check("[file:name = 'a']]]]", 17, NULL, &e, NULL, NULL), 0);
     /* an embedded NUL is an unexpected character outside strings */
-    assert_int_equal(pat_check("[file:name = 'a']\0", 18, NULL, &e, NULL,
-                               NULL), LI_EPARSE);
+    assert_int_equal(pat_check("[file:name = 'a']\0", 18, NULL, &e, NULL, NULL),
+                     LI_EPARSE);
     assert_int_equal(pat_check("[x-a:b = 'a\0b']", 15, NULL, &e, NULL, NULL),
                      0);
     pat_free(NULL);
@@ -906,8 +902,8 @@ static void test_threads(void **state)
     long total = 0;
     (void)state;
     for (i = 0; i < (int)MT_N; i++)
-        mt_expect[i] = pat_check(mt_patterns[i], strlen(mt_patterns[i]),
-                                 NULL, NULL, NULL, NULL);
+        mt_expect[i] = pat_check(mt_patterns[i], strlen(mt_patterns[i]), NULL,
+                                 NULL, NULL, NULL);
     for (i = 0; i < 4; i++)
         assert_int_equal(pthread_create(&th[i], NULL, mt_worker, NULL), 0);
     for (i = 0; i < 4; i++) {
