@@ -87,7 +87,18 @@ struct policy {
      * second argon2id (a burst of new connections from one client). */
     uint8_t pending[AUTH_PENDING_MAX][crypto_generichash_BYTES];
     int pending_used[AUTH_PENDING_MAX];
+
+    /* Releasability: the engine (thread-safe itself) and the marking sets
+     * known so far, sorted by id, append-only; under mmu. */
+    struct mark_engine *marks;
+    pthread_mutex_t mmu;
+    int64_t mgen;               /* store marking generation loaded; -1 none */
+    int64_t def_seq;            /* greatest marking_defs.seq loaded */
+    struct mark_set_entry *sets;
+    size_t n_sets, cap_sets;
 };
+
+static int marks_refresh_locked(struct policy *p, struct li_err *e);
 
 static int sodium_ready(struct li_err *e)
 {
@@ -161,6 +172,16 @@ int policy_new(struct store *s, const struct policy_opts *o,
         p->n_slots = AUTH_CACHE_SLOTS_MAX;
     p->slots = li_xcalloc(p->n_slots, sizeof(*p->slots));
     randombytes_buf(p->cache_key, sizeof(p->cache_key));
+    pthread_mutex_init(&p->mmu, NULL);
+    p->mgen = -1;
+    rc = mark_engine_new(&p->marks, e);
+    if (rc)
+        goto out;
+    pthread_mutex_lock(&p->mmu);
+    rc = marks_refresh_locked(p, e);
+    pthread_mutex_unlock(&p->mmu);
+    if (rc)
+        goto out;
     *out = p;
     p = NULL;
 out:
@@ -179,11 +200,174 @@ void policy_free(struct policy *p)
     sodium_memzero(p->slots, p->n_slots * sizeof(*p->slots));
     sodium_memzero(p->cache_key, sizeof(p->cache_key));
     free(p->slots);
+    mark_engine_free(p->marks);
+    for (size_t i = 0; i < p->n_sets; i++)
+        free((char *)p->sets[i].key);
+    free(p->sets);
+    pthread_mutex_destroy(&p->mmu);
     pthread_mutex_destroy(&p->mu);
     pthread_mutex_destroy(&p->reload_mu);
     pthread_mutex_destroy(&p->cache_mu);
     pthread_cond_destroy(&p->cache_cv);
     free(p);
+}
+
+/* ---------------------------------------------------------------------
+ * Releasability: marking definitions and sets from the store
+ * ------------------------------------------------------------------- */
+
+static int def_loaded(void *ctx, const struct store_mdef *d)
+{
+    struct policy *p = ctx;
+    json_t *md = json_loadb(d->json, d->json_len, 0, NULL);
+    struct li_err e2 = {0};
+
+    if (d->seq > p->def_seq)
+        p->def_seq = d->seq;
+    if (!md) {
+        li_warn("policy: stored marking definition %s does not parse", d->id);
+        return 0;
+    }
+    /* The engine keeps the first definition per id; a repeat is a no-op. */
+    (void)mark_engine_add_def(p->marks, md, &e2);
+    if (d->conflict) {
+        /* A different definition was posted later under this id: give the
+         * engine a different one too, so that the id becomes unknown (it
+         * does that for good), also after a restart. */
+        json_object_set_new(md, "x_liaison_conflict", json_true());
+        if (mark_engine_add_def(p->marks, md, &e2) != LI_ECONFLICT)
+            li_debug("policy: conflict on %s not taken", d->id);
+    }
+    json_decref(md);
+    return 0;
+}
+
+static int set_loaded(void *ctx, int64_t id, const char *key)
+{
+    struct policy *p = ctx;
+    char *k;
+
+    if (p->n_sets && id <= p->sets[p->n_sets - 1].id)
+        return 0; /* keep the list sorted and unique */
+    if (p->n_sets == p->cap_sets) {
+        p->cap_sets = p->cap_sets ? 2 * p->cap_sets : 64;
+        p->sets = li_xrealloc(p->sets, p->cap_sets * sizeof(*p->sets));
+    }
+    k = li_xstrdup(key);
+    p->sets[p->n_sets].id = id;
+    p->sets[p->n_sets].key = k;
+    p->n_sets++;
+    return 0;
+}
+
+/* Load what is new in the store when its marking generation moved. The
+ * generation is read first, so anything committed meanwhile is loaded now
+ * or on the next call. Caller holds mmu. */
+static int marks_refresh_locked(struct policy *p, struct li_err *e)
+{
+    int64_t gen, last;
+    int rc = store_marking_gen(p->store, &gen, e);
+
+    if (rc || gen == p->mgen)
+        return rc;
+    rc = store_marking_defs(p->store, p->def_seq, def_loaded, p, e);
+    if (rc)
+        return rc;
+    last = p->n_sets ? p->sets[p->n_sets - 1].id : 0;
+    rc = store_marking_sets(p->store, last, set_loaded, p, e);
+    if (rc)
+        return rc;
+    p->mgen = gen;
+    return 0;
+}
+
+int policy_view_get(struct policy *p, const struct policy_snap *sn,
+                    int64_t partner_id, int64_t coll_id,
+                    struct policy_view *out, struct li_err *e)
+{
+    static int64_t none[1];
+    const struct store_partner *pa = policy_find_partner(sn, partner_id);
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    out->mpol.gen = sn->cfg->gen;
+    out->reader.partner_id = partner_id;
+    out->reader.nationality = pa ? pa->nationality : "";
+    out->reader.org_code = pa ? pa->org_code : "";
+    out->reader.coll_id = coll_id;
+    out->reader.pol = &out->mpol;
+    pthread_mutex_lock(&p->mmu);
+    rc = marks_refresh_locked(p, e);
+    if (rc == 0) {
+        out->mark_gen = p->mgen;
+        rc = mark_visible_sets(p->marks, &out->reader, p->sets, p->n_sets,
+                               &out->vis, e);
+    }
+    pthread_mutex_unlock(&p->mmu);
+    if (rc) {
+        memset(&out->vis, 0, sizeof(out->vis));
+        return rc;
+    }
+    if (!out->vis.visible)
+        out->vis.visible = none; /* never "no filter" */
+    return 0;
+}
+
+void policy_view_release(struct policy_view *v)
+{
+    if (!v)
+        return;
+    if (v->vis.n_visible == 0)
+        v->vis.visible = NULL; /* the static empty list */
+    mark_visible_release(&v->vis);
+    memset(&v->vis, 0, sizeof(v->vis));
+}
+
+int policy_view_stale(struct policy *p, const struct policy_view *v,
+                      struct li_err *e)
+{
+    int64_t gen;
+    int rc = store_marking_gen(p->store, &gen, e);
+    return rc ? rc : gen != v->mark_gen;
+}
+
+static int cmp_set_id(const void *key, const void *elem)
+{
+    int64_t id = *(const int64_t *)key;
+    const struct mark_set_entry *m = elem;
+    return id < m->id ? -1 : id > m->id;
+}
+
+int policy_view_redact(struct policy *p, const struct policy_view *v,
+                       int64_t set_id, const json_t *obj, int *verdict_out,
+                       json_t **out, struct li_err *e)
+{
+    const struct mark_set_entry *m;
+    char nat[4] = "";
+
+    pthread_mutex_lock(&p->mmu);
+    m = p->n_sets ? bsearch(&set_id, p->sets, p->n_sets, sizeof(*p->sets),
+                            cmp_set_id)
+                  : NULL;
+    /* Keys start "n=<NAT>;" (mark_key); anything else: nationality unknown */
+    if (m && !strncmp(m->key, "n=", 2)) {
+        size_t i;
+        for (i = 0; i < 3 && m->key[2 + i] && m->key[2 + i] != ';'; i++)
+            nat[i] = m->key[2 + i];
+        nat[i] = '\0';
+    }
+    pthread_mutex_unlock(&p->mmu);
+    if (!m) {
+        *verdict_out = MARK_DENY;
+        *out = NULL;
+        return 0;
+    }
+    return mark_redact(p->marks, &v->reader, nat, obj, verdict_out, out, e);
+}
+
+struct mark_engine *policy_marks(struct policy *p)
+{
+    return p->marks;
 }
 
 static struct policy_snap *snap_get(struct policy *p)
@@ -452,13 +636,30 @@ static void cache_store(struct policy *p, const uint8_t *key, int64_t gen,
     pthread_mutex_unlock(&p->cache_mu);
 }
 
-/* crypto_pwhash_str_verify, counted for the test hook. */
+/* At most this many argon2id verifications run at once, process-wide: each
+ * takes 64 MiB and tens to hundreds of ms, and they run on HTTP worker
+ * threads, so unbounded failures from unauthenticated clients would stall
+ * every connection. Past the cap a request is refused with LI_EBUSY (the
+ * http layer answers 503) instead of queueing. */
+#define PW_VERIFY_MAX_INFLIGHT 2
+static int pw_inflight;
+
+/* crypto_pwhash_str_verify, counted for the test hook. 0 match, -1 no
+ * match, LI_EBUSY when PW_VERIFY_MAX_INFLIGHT verifications are running. */
 static int pw_verify(struct policy *p, const char *hash, const char *pass)
 {
+    int rc;
+    if (__atomic_add_fetch(&pw_inflight, 1, __ATOMIC_ACQ_REL) >
+        PW_VERIFY_MAX_INFLIGHT) {
+        __atomic_sub_fetch(&pw_inflight, 1, __ATOMIC_ACQ_REL);
+        return LI_EBUSY;
+    }
     pthread_mutex_lock(&p->cache_mu);
     p->pw_verifications++;
     pthread_mutex_unlock(&p->cache_mu);
-    return crypto_pwhash_str_verify(hash, pass, strlen(pass));
+    rc = crypto_pwhash_str_verify(hash, pass, strlen(pass)) == 0 ? 0 : -1;
+    __atomic_sub_fetch(&pw_inflight, 1, __ATOMIC_ACQ_REL);
+    return rc;
 }
 
 static int auth_basic(struct policy *p, const struct policy_snap *sn,
@@ -508,15 +709,22 @@ static int auth_basic(struct policy *p, const struct policy_snap *sn,
     if (rc == LI_ENOTFOUND) {
         /* Spend about the time a real verify would, so a caller cannot tell
          * an unknown user from a wrong password by the clock. */
-        pw_verify(p, dummy_hash, pass);
-        rc = li_err_set(e, LI_EAUTH, "wrong user name or password");
+        if (pw_verify(p, dummy_hash, pass) == LI_EBUSY)
+            rc = li_err_set(e, LI_EBUSY, "too many password checks at once");
+        else
+            rc = li_err_set(e, LI_EAUTH, "wrong user name or password");
         goto out;
     }
     if (rc) {
         rc = li_err_set(e, rc, "cannot look up user: %s", li_strerror(rc));
         goto out;
     }
-    if (pw_verify(p, pwhash, pass) != 0) {
+    rc = pw_verify(p, pwhash, pass);
+    if (rc == LI_EBUSY) {
+        rc = li_err_set(e, LI_EBUSY, "too many password checks at once");
+        goto out;
+    }
+    if (rc != 0) {
         rc = li_err_set(e, LI_EAUTH, "wrong user name or password");
         goto out;
     }
