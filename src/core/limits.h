@@ -15,6 +15,7 @@ struct li_limits {
     size_t max_objects;          /* objects in one envelope */
     int max_json_depth;          /* nesting of arrays/objects in a body */
     unsigned max_connections;    /* concurrent connections */
+    unsigned max_connections_per_ip; /* concurrent connections from one address */
     unsigned idle_timeout_s;     /* idle connection timeout */
     unsigned page_default;       /* objects per page when no limit= */
     unsigned page_max;           /* server cap on limit= */
@@ -30,6 +31,7 @@ struct li_limits {
 #define LI_DEFAULT_MAX_OBJECTS 10000u
 #define LI_DEFAULT_MAX_JSON_DEPTH 64
 #define LI_DEFAULT_MAX_CONNECTIONS 512u
+#define LI_DEFAULT_MAX_CONNECTIONS_PER_IP 64u
 #define LI_DEFAULT_IDLE_TIMEOUT_S 60u
 #define LI_DEFAULT_PAGE 100u
 #define LI_DEFAULT_PAGE_MAX 1000u
@@ -46,6 +48,7 @@ static inline void li_limits_default(struct li_limits *l)
     l->max_objects = LI_DEFAULT_MAX_OBJECTS;
     l->max_json_depth = LI_DEFAULT_MAX_JSON_DEPTH;
     l->max_connections = LI_DEFAULT_MAX_CONNECTIONS;
+    l->max_connections_per_ip = LI_DEFAULT_MAX_CONNECTIONS_PER_IP;
     l->idle_timeout_s = LI_DEFAULT_IDLE_TIMEOUT_S;
     l->page_default = LI_DEFAULT_PAGE;
     l->page_max = LI_DEFAULT_PAGE_MAX;

@@ -39,6 +39,7 @@ enum {
     OPT_MAX_JSON_DEPTH,
     OPT_MAX_HEADER_BYTES,
     OPT_MAX_CONNECTIONS,
+    OPT_MAX_CONNECTIONS_PER_IP,
     OPT_IDLE_TIMEOUT,
     OPT_PAGE_MAX,
     OPT_PAGE_DEFAULT,
@@ -65,6 +66,7 @@ static const struct option long_opts[] = {
     {"max-json-depth", required_argument, NULL, OPT_MAX_JSON_DEPTH},
     {"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER_BYTES},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"max-connections-per-ip", required_argument, NULL, OPT_MAX_CONNECTIONS_PER_IP},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"page-max", required_argument, NULL, OPT_PAGE_MAX},
     {"page-default", required_argument, NULL, OPT_PAGE_DEFAULT},
@@ -107,6 +109,7 @@ static void usage(FILE *f)
 "  --max-json-depth N      nesting of a JSON body [%d]\n"
 "  --max-header-bytes N    request line + headers bytes [%u]\n"
 "  --max-connections N     concurrent connections [%u]\n"
+"  --max-connections-per-ip N  concurrent connections from one address [%u]\n"
 "  --idle-timeout SECONDS  idle connection timeout [%u]\n"
 "  --page-max N            largest limit= served [%u]\n"
 "  --page-default N        objects per page without limit= [%u]\n"
@@ -119,7 +122,8 @@ static void usage(FILE *f)
 "  --help                  this text\n",
             LI_DEFAULT_MAX_CONTENT_LENGTH, LI_DEFAULT_MAX_OBJECTS,
             LI_DEFAULT_MAX_JSON_DEPTH, LI_DEFAULT_MAX_HEADER_BYTES,
-            LI_DEFAULT_MAX_CONNECTIONS, LI_DEFAULT_IDLE_TIMEOUT_S,
+            LI_DEFAULT_MAX_CONNECTIONS, LI_DEFAULT_MAX_CONNECTIONS_PER_IP,
+            LI_DEFAULT_IDLE_TIMEOUT_S,
             LI_DEFAULT_PAGE_MAX, LI_DEFAULT_PAGE, LI_DEFAULT_MAX_QUERY_PARAMS,
             LI_DEFAULT_MAX_MATCH_VALUES, LI_DEFAULT_MAX_OBJECT_BYTES,
             LI_DEFAULT_THREADS, LI_DEFAULT_STATUS_TTL_S);
@@ -206,6 +210,7 @@ static int parse_args(int argc, char **argv, struct config *c, int *help)
         case OPT_MAX_JSON_DEPTH: name = "max-json-depth"; max = 10000; break;
         case OPT_MAX_HEADER_BYTES: name = "max-header-bytes"; min = 1024; max = 1 << 24; break;
         case OPT_MAX_CONNECTIONS: name = "max-connections"; max = 1000000; break;
+        case OPT_MAX_CONNECTIONS_PER_IP: name = "max-connections-per-ip"; max = 1000000; break;
         case OPT_IDLE_TIMEOUT: name = "idle-timeout"; max = 86400; break;
         case OPT_PAGE_MAX: name = "page-max"; break;
         case OPT_PAGE_DEFAULT: name = "page-default"; break;
@@ -226,6 +231,7 @@ static int parse_args(int argc, char **argv, struct config *c, int *help)
         case OPT_MAX_JSON_DEPTH: c->lim.max_json_depth = (int)v; break;
         case OPT_MAX_HEADER_BYTES: c->lim.max_header_bytes = (size_t)v; break;
         case OPT_MAX_CONNECTIONS: c->lim.max_connections = (unsigned)v; break;
+        case OPT_MAX_CONNECTIONS_PER_IP: c->lim.max_connections_per_ip = (unsigned)v; break;
         case OPT_IDLE_TIMEOUT: c->lim.idle_timeout_s = (unsigned)v; break;
         case OPT_PAGE_MAX: c->lim.page_max = (unsigned)v; break;
         case OPT_PAGE_DEFAULT: c->lim.page_default = (unsigned)v; break;

@@ -27,6 +27,8 @@ MAX_CONN = 6
 H = Hub("limits")          # small limits
 H2 = Hub("conns")          # connection limit, long idle timeout
 H3 = Hub("ttl")            # short status lifetime
+H4 = Hub("perip")          # per-address connection limit
+MAX_PER_IP = 3
 C = {}
 A = "alpha"
 
@@ -47,6 +49,12 @@ def setup():
     H2.partner(A)
     H2.grant(A, H2.add_collection("api1", "Conns"), read=True)
     H2.start("--max-connections", str(MAX_CONN), "--idle-timeout", "60", "--threads", "2")
+    H4.init()
+    H4.add_root("api1")
+    H4.partner(A)
+    H4.grant(A, H4.add_collection("api1", "PerIP"), read=True)
+    H4.start("--max-connections", "100", "--max-connections-per-ip", str(MAX_PER_IP),
+             "--idle-timeout", "60", "--threads", "2")
 
 
 def P():
@@ -322,6 +330,31 @@ def max_connections():
             c.close()
 
 
+@case(timeout=90)
+def max_connections_per_ip():
+    socks = []
+    try:
+        for _ in range(MAX_PER_IP):
+            socks.append(socket.create_connection(("127.0.0.1", H4.port), timeout=10 * SLOW))
+        # the address holds its quota: one more connection from it is
+        # closed at accept (or not served), while the total limit is far away
+        try:
+            r = H4.get("/api1/", auth=A, timeout=3)
+            served = r.status == 200
+        except (OSError, Exception):  # noqa: BLE001 - reset/closed/BadStatusLine
+            served = False
+        check(not served, "request beyond --max-connections-per-ip %d was served" % MAX_PER_IP)
+    finally:
+        for s in socks:
+            s.close()
+    def served_again():
+        try:
+            return H4.get("/api1/", auth=A, timeout=3).status == 200
+        except (OSError, Exception):  # noqa: BLE001 - the server may not have seen the closes yet
+            return False
+    poll(served_again, 20, "service after connections closed")
+
+
 @case
 def default_max_object_bytes_and_content_length():
     j = H2.get("/api1/", auth=A).expect(200).json
@@ -329,4 +362,4 @@ def default_max_object_bytes_and_content_length():
 
 
 if __name__ == "__main__":
-    run([H, H2, H3], setup)
+    run([H, H2, H3, H4], setup)
