@@ -5,8 +5,14 @@
 
 int jsonx_check_depth(const char *p, size_t n, int max_depth)
 {
+    return jsonx_check_shape(p, n, max_depth, (size_t)-1);
+}
+
+int jsonx_check_shape(const char *p, size_t n, int max_depth,
+                      size_t max_values)
+{
     int depth = 0, in_str = 0;
-    size_t i;
+    size_t i, values = 1;
     for (i = 0; i < n; i++) {
         char c = p[i];
         if (in_str) {
@@ -20,7 +26,11 @@ int jsonx_check_depth(const char *p, size_t n, int max_depth)
         case '"': in_str = 1; break;
         case '{':
         case '[':
-            if (++depth > max_depth)
+            if (++depth > max_depth || ++values > max_values)
+                return LI_ELIMIT;
+            break;
+        case ',':
+            if (++values > max_values)
                 return LI_ELIMIT;
             break;
         case '}':
@@ -42,6 +52,9 @@ int jsonx_parse(const char *p, size_t n, int max_depth, json_t **out,
     if (jsonx_check_depth(p, n, max_depth))
         return li_err_set(e, LI_ELIMIT, "JSON nests deeper than %d levels",
                           max_depth);
+    if (jsonx_check_shape(p, n, max_depth, JSONX_DEFAULT_MAX_VALUES))
+        return li_err_set(e, LI_ELIMIT, "JSON holds more than %u values",
+                          JSONX_DEFAULT_MAX_VALUES);
     v = json_loadb(p, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!v) {
         if (json_error_code(&je) == json_error_out_of_memory)

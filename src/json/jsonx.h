@@ -19,9 +19,21 @@
  * otherwise. Cheap: one pass, no allocation. */
 int jsonx_check_depth(const char *p, size_t n, int max_depth);
 
+/* The same pass, also failing with LI_ELIMIT when the text holds more than
+ * max_values values (an upper bound: every '{', '[' and ',' counts, plus
+ * one), so that a small body of many tiny values ("[[],[],...]") cannot
+ * make the parser allocate far more memory than the body's size suggests. */
+int jsonx_check_shape(const char *p, size_t n, int max_depth,
+                      size_t max_values);
+
+/* Values one parse may create at most: about 60-100 bytes of memory each in
+ * jansson, so this bounds one parse to some tens of MB. */
+#define JSONX_DEFAULT_MAX_VALUES 500000u
+
 /* Parse n bytes into a new value (caller json_decref()s *out). Duplicate keys
- * are rejected; nesting is limited to max_depth. Errors: LI_ELIMIT (depth),
- * LI_EPARSE (with "line L, column C: reason" in e). */
+ * are rejected; nesting is limited to max_depth and the value count to
+ * JSONX_DEFAULT_MAX_VALUES. Errors: LI_ELIMIT (depth or count, with which
+ * in e), LI_EPARSE (with "line L, column C: reason" in e). */
 int jsonx_parse(const char *p, size_t n, int max_depth, json_t **out,
                 struct li_err *e);
 

@@ -18,6 +18,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +302,9 @@ int main(int argc, char **argv)
     int64_t purge_every;
     int help = 0, rc, status = 1;
 
+    /* The database, its WAL and anything else liaisond creates hold
+     * password hashes, secrets and the intelligence itself: owner only. */
+    umask(077);
     rc = parse_args(argc, argv, &c, &help);
     if (rc)
         return rc;

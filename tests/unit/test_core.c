@@ -168,6 +168,28 @@ static void test_json_depth_and_order(void **st)
     /* brackets inside strings do not count */
     assert_int_equal(jsonx_check_depth("[\"[[[[\"]", 8, 1), 0);
     assert_int_equal(jsonx_parse(deep, strlen(deep), 3, &v, &e), LI_ELIMIT);
+    /* value counting: 1 + one per container and comma */
+    assert_int_equal(jsonx_check_shape("[1,2,3]", 7, 8, 4), 0);
+    assert_int_equal(jsonx_check_shape("[1,2,3]", 7, 8, 3), LI_ELIMIT);
+    assert_int_equal(jsonx_check_shape("[\",,,\"]", 7, 8, 2), 0);
+    {
+        /* a body of many tiny values hits the parse-wide cap */
+        size_t k, nv = JSONX_DEFAULT_MAX_VALUES + 10;
+        char *big = malloc(nv * 3 + 2);
+        size_t len = 0;
+        assert_non_null(big);
+        big[len++] = '[';
+        for (k = 0; k < nv; k++) {
+            if (k)
+                big[len++] = ',';
+            big[len++] = '[';
+            big[len++] = ']';
+        }
+        big[len++] = ']';
+        assert_int_equal(jsonx_parse(big, len, 8, &v, &e), LI_ELIMIT);
+        assert_non_null(strstr(e.msg, "values"));
+        free(big);
+    }
     assert_int_equal(jsonx_parse("{\"a\":1,\"a\":2}", 13, 8, &v, &e), LI_EPARSE);
     assert_int_equal(jsonx_parse("{\"a\":", 5, 8, &v, &e), LI_EPARSE);
     assert_non_null(strstr(e.msg, "line"));
