@@ -33,10 +33,15 @@
 
 #include <jansson.h>
 
+#include "core/buf.h"
 #include "core/err.h"
+#include "core/time.h"
 #include "core/util.h"
+#include "policy/audit.h"
+#include "policy/doc.h"
 #include "policy/policy.h"
 #include "store/store.h"
+#include "store/store_policy.h"
 
 #define PROG "liaison admin"
 #define ADMIN_MAX_POS 2   /* positional arguments per command, at most */
@@ -61,6 +66,9 @@ enum opt_id {
     O_COLLECTION,
     O_READ,
     O_WRITE,
+    O_SINCE,
+    O_JSON,
+    O_DRY_RUN,
     O_COUNT
 };
 
@@ -81,6 +89,9 @@ static const struct {
     [O_COLLECTION] = {"collection", 1},
     [O_READ] = {"read", 0},
     [O_WRITE] = {"write", 0},
+    [O_SINCE] = {"since", 1},
+    [O_JSON] = {"json", 0},
+    [O_DRY_RUN] = {"dry-run", 0},
 };
 
 #define B(o) (1u << (o))
@@ -117,6 +128,9 @@ static int cmd_token_revoke(struct ctx *c);
 static int cmd_grant(struct ctx *c);
 static int cmd_grant_list(struct ctx *c);
 static int cmd_show(struct ctx *c);
+static int cmd_policy_apply(struct ctx *c);
+static int cmd_policy_show(struct ctx *c);
+static int cmd_audit(struct ctx *c);
 
 static const struct cmd cmds[] = {
     {"init", NULL, cmd_init, 0, 0, 0, 0, "init [--data-dir DIR]",
@@ -180,6 +194,25 @@ static const struct cmd cmds[] = {
     {"show", NULL, cmd_show, 0, 0, 0, 0, "show [--data-dir DIR]",
      "Print the whole configuration: API roots, collections, partners,\n"
      "grants.\n"},
+    {"policy", "apply", cmd_policy_apply, B(O_DRY_RUN), 0, 1, 1,
+     "policy apply [--data-dir DIR] [--dry-run] FILE",
+     "Validate the coalition policy document FILE ('-' reads stdin; the\n"
+     "format is docs/policy-document.md), print what it changes, then make\n"
+     "the API roots, collections, partners and grants equal to it in one\n"
+     "transaction and keep it as the new version. A running liaisond follows\n"
+     "without restart. --dry-run stops after printing the changes. Users and\n"
+     "tokens are not part of the document; a partner it removes loses its.\n"},
+    {"policy", "show", cmd_policy_show, 0, 0, 0, 0,
+     "policy show [--data-dir DIR]",
+     "Print the policy document in force (as JSON on stdout), made from the\n"
+     "current configuration and the RED audiences and deny rules of the last\n"
+     "applied document; its version goes to stderr.\n"},
+    {"audit", NULL, cmd_audit, B(O_SINCE) | B(O_PARTNER) | B(O_JSON), 0, 0, 0,
+     "audit [--data-dir DIR] [--since TIME] [--partner NAME] [--json]",
+     "Print the audit trail, oldest first, one entry per line: time, kind\n"
+     "(deny, redact, write, policy, admin), partner, object, detail. --since\n"
+     "takes an RFC 3339 time (2026-11-27T08:00:00Z); --partner keeps one\n"
+     "partner's entries; --json prints one JSON object per line.\n"},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -253,6 +286,81 @@ static int fail_msg(const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     return 1;
+}
+
+/* Cut an incomplete UTF-8 sequence off the end of s (left by a
+ * truncating snprintf). */
+static void utf8_trim(char *s)
+{
+    size_t n = strlen(s), i = n, need;
+    unsigned char lead;
+
+    while (i > 0 && n - i < 4 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+        i--;
+    if (i == 0)
+        return;
+    lead = (unsigned char)s[i - 1];
+    if (lead < 0x80)
+        return;
+    need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    if (n - (i - 1) < need)
+        s[i - 1] = '\0';
+}
+
+/* The detail of an admin audit entry: who (from $USER and the uid), then
+ * the formatted text, cut to fit at a UTF-8 boundary. */
+static void vdetail(char *detail, size_t sz, const char *fmt, va_list ap)
+{
+    const char *who = getenv("USER");
+    size_t n = (size_t)snprintf(detail, sz, "by %s (uid %u): ",
+                                who && *who ? who : "?", (unsigned)getuid());
+
+    if (n < sz)
+        vsnprintf(detail + n, sz - n, fmt, ap);
+    utf8_trim(detail);
+}
+
+static void detailf(char *detail, size_t sz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void detailf(char *detail, size_t sz, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vdetail(detail, sz, fmt, ap);
+    va_end(ap);
+}
+
+/* Append an audit entry for a change just made (AUDIT_ADMIN, or
+ * AUDIT_POLICY), synchronously. The change is already committed: a failure
+ * here is reported and makes the command fail, so that nobody takes an
+ * unrecorded change for a recorded one. Returns 0 or 1 (exit status). */
+static int record(struct ctx *c, int kind, const char *partner,
+                  const char *object, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int record(struct ctx *c, int kind, const char *partner,
+                  const char *object, const char *fmt, ...)
+{
+    struct store_audit_entry ent;
+    struct li_err e = {0};
+    char detail[AUDIT_FIELD_MAX + 1];
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    vdetail(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    ent.ts_us = li_time_now_us();
+    ent.kind = kind;
+    ent.partner = partner;
+    ent.object = object;
+    ent.detail = detail;
+    rc = store_audit_append(c->s, &ent, 1, &e);
+    if (rc != 0)
+        return fail("the change was made but recording it in the audit "
+                    "trail failed",
+                    rc, &e);
+    return 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -448,7 +556,7 @@ static int cmd_root_add(struct ctx *c)
     if (rc != 0)
         return fail("api-root add", rc, &e);
     printf("added API root %s\n", name);
-    return 0;
+    return record(c, AUDIT_ADMIN, NULL, name, "api-root add %s", name);
 }
 
 static int cmd_coll_add(struct ctx *c)
@@ -495,7 +603,9 @@ static int cmd_coll_add(struct ctx *c)
     if (rc != 0)
         return fail("collection add", rc, &e);
     printf("%s\n", out);
-    return 0;
+    return record(c, AUDIT_ADMIN, NULL, out,
+                  "collection add %s in %s%s%s", out, c->val[O_API_ROOT],
+                  alias ? " alias " : "", alias ? alias : "");
 }
 
 static int cmd_partner_add(struct ctx *c)
@@ -543,7 +653,8 @@ static int cmd_partner_add(struct ctx *c)
     if (rc != 0)
         return fail("partner add", rc, &e);
     printf("added partner %s (%s, %s)\n", name, nat, org);
-    return 0;
+    return record(c, AUDIT_ADMIN, name, NULL, "partner add %s (%s, %s)", name,
+                  nat, org);
 }
 
 /* Terminal state to put back if a signal arrives while echo is off. */
@@ -681,6 +792,8 @@ static int cmd_user_add(struct ctx *c)
         rc = fail("user add", rc, &e);
     } else {
         printf("added user %s to partner %s\n", user, c->val[O_PARTNER]);
+        rc = record(c, AUDIT_ADMIN, c->val[O_PARTNER], user, "user add %s",
+                    user);
     }
 out:
     explicit_bzero(pw, sizeof(pw));
@@ -717,6 +830,7 @@ static int cmd_token_add(struct ctx *c)
             "token id %s for partner %s (the token is shown once; "
             "revoke it with 'liaison admin token revoke %s')\n",
             token_id, partner, token_id);
+    rc = record(c, AUDIT_ADMIN, partner, token_id, "token add %s", token_id);
 out:
     explicit_bzero(token, sizeof(token));
     return rc;
@@ -731,7 +845,8 @@ static int cmd_token_revoke(struct ctx *c)
     if (rc != 0)
         return fail("token revoke", rc, &e);
     printf("revoked token %s\n", c->pos[0]);
-    return 0;
+    return record(c, AUDIT_ADMIN, NULL, c->pos[0], "token revoke %s",
+                  c->pos[0]);
 }
 
 static const struct store_api_root *
@@ -811,6 +926,12 @@ static int cmd_grant(struct ctx *c)
                                  : "no rights",
            hit->uuid, hit->alias[0] ? " (" : "", hit->alias,
            hit->alias[0] ? ")" : "");
+    rc = record(c, AUDIT_ADMIN, c->val[O_PARTNER], hit->uuid,
+                "grant %s on %s: %s", c->val[O_PARTNER], hit->uuid,
+                can_read && can_write ? "read+write"
+                : can_read            ? "read"
+                : can_write           ? "write"
+                                      : "none");
 out:
     store_config_free(cfg);
     return rc;
@@ -946,6 +1067,265 @@ static int cmd_show(struct ctx *c)
     putchar('\n');
     list_grants(cfg, NULL);
     store_config_free(cfg);
+    return 0;
+}
+
+/* ---- policy document and audit trail ---- */
+
+/* Read all of path ('-' = stdin) into a malloc'ed, NUL-terminated buffer of
+ * at most max bytes. 0, or 1 after printing why not. */
+static int read_file_all(const char *path, size_t max, char **out,
+                         size_t *len_out)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    char *buf = NULL;
+    size_t n = 0, cap = 0, got;
+    int rc = 0;
+
+    if (!f)
+        return fail_msg("cannot open %s: %s", path, strerror(errno));
+    do {
+        if (cap - n < 65536) {
+            cap = cap ? 2 * cap : 65536;
+            buf = li_xrealloc(buf, cap + 1);
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n > max) {
+            rc = fail_msg("%s: longer than %zu bytes", path, max);
+            goto out;
+        }
+    } while (got > 0);
+    if (ferror(f)) {
+        rc = fail_msg("cannot read %s: %s", path, strerror(errno));
+        goto out;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len_out = n;
+    buf = NULL;
+out:
+    free(buf);
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+/* The document in force (its RED audiences and deny rules matter beyond the
+ * configuration tables): *doc_out NULL when none was ever applied. */
+static int load_current_doc(struct ctx *c, int64_t *version_out,
+                            struct policy_doc **doc_out)
+{
+    struct li_err e = {0};
+    char *text = NULL;
+    int64_t version = 0;
+    int rc = store_policy_get(c->s, &version, &text, &e);
+
+    if (rc != 0)
+        return fail("reading the policy document in force", rc, &e);
+    *doc_out = NULL;
+    if (text) {
+        rc = policy_doc_parse(text, strlen(text), doc_out, &e);
+        if (rc != 0) {
+            fprintf(stderr,
+                    PROG ": warning: the stored policy document version %lld "
+                         "no longer parses (%s); its RED audiences and deny "
+                         "rules are ignored here\n",
+                    (long long)version, e.msg);
+            *doc_out = NULL;
+        }
+    }
+    free(text);
+    *version_out = version;
+    return 0;
+}
+
+static int cmd_policy_apply(struct ctx *c)
+{
+    struct store_config *cfg = NULL;
+    struct policy_doc *want = NULL, *cur = NULL;
+    struct li_buf diff;
+    struct li_err e = {0};
+    char *text = NULL, summary[AUDIT_FIELD_MAX - 128];
+    char detail[AUDIT_FIELD_MAX + 1];
+    struct store_audit_entry ent;
+    size_t len = 0, i, n;
+    int64_t cur_version = 0, version = 0;
+    int rc, nchanges;
+
+    li_buf_init(&diff, LI_BUF_NOLIMIT);
+    rc = read_file_all(c->pos[0], POLICY_DOC_MAX_BYTES, &text, &len);
+    if (rc != 0)
+        goto out;
+    rc = policy_doc_parse(text, len, &want, &e);
+    if (rc != 0) {
+        rc = fail_msg("%s: %s", c->pos[0], e.msg);
+        goto out;
+    }
+    rc = load(c, &cfg);
+    if (rc == 0)
+        rc = load_current_doc(c, &cur_version, &cur);
+    if (rc != 0)
+        goto out;
+    nchanges = policy_doc_diff_ex(cfg, cur, want, &diff);
+    if (nchanges < 0) {
+        rc = fail("comparing the document", nchanges, NULL);
+        goto out;
+    }
+    if (nchanges == 0) {
+        printf("no changes: the configuration already matches %s\n",
+               c->pos[0]);
+        goto out;
+    }
+    fputs(diff.data, stdout);
+    if (c->val[O_DRY_RUN]) {
+        printf("%d change%s (dry run: nothing applied)\n", nchanges,
+               nchanges == 1 ? "" : "s");
+        goto out;
+    }
+    /* the audit entry, committed with the change: the changes on one
+     * line, cut to fit */
+    n = 0;
+    summary[0] = '\0';
+    for (i = 0; i < diff.len && n + 1 < sizeof(summary); i++)
+        summary[n++] = diff.data[i] == '\n'
+                           ? (i + 1 < diff.len ? ';' : '\0')
+                           : diff.data[i];
+    summary[n < sizeof(summary) ? n : sizeof(summary) - 1] = '\0';
+    detailf(detail, sizeof(detail), "applied %s (%d changes): %s", c->pos[0],
+            nchanges, summary);
+    ent.ts_us = li_time_now_us();
+    ent.kind = AUDIT_POLICY;
+    ent.partner = NULL;
+    ent.object = NULL; /* "policy vN" */
+    ent.detail = detail;
+    rc = store_policy_apply_ex(c->s, want, text, len, &ent, &version, &e);
+    if (rc != 0) {
+        rc = fail("policy apply (nothing was changed)", rc, &e);
+        goto out;
+    }
+    printf("%d change%s applied: policy version %lld\n", nchanges,
+           nchanges == 1 ? "" : "s", (long long)version);
+out:
+    li_buf_release(&diff);
+    policy_doc_free(want);
+    policy_doc_free(cur);
+    store_config_free(cfg);
+    free(text);
+    return rc;
+}
+
+static int cmd_policy_show(struct ctx *c)
+{
+    struct store_config *cfg = NULL;
+    struct policy_doc *cur = NULL;
+    struct li_buf out;
+    int64_t version = 0;
+    int rc;
+
+    li_buf_init(&out, LI_BUF_NOLIMIT);
+    rc = load(c, &cfg);
+    if (rc == 0)
+        rc = load_current_doc(c, &version, &cur);
+    if (rc != 0)
+        goto out;
+    rc = policy_doc_from_config(cfg, cur, &out);
+    if (rc != 0) {
+        rc = fail("writing the document", rc, NULL);
+        goto out;
+    }
+    fputs(out.data, stdout);
+    if (version)
+        fprintf(stderr,
+                "policy version %lld, configuration generation %lld "
+                "(changes made with other admin commands since are "
+                "included)\n",
+                (long long)version, (long long)cfg->gen);
+    else
+        fprintf(stderr,
+                "no policy document applied yet; this is the configuration "
+                "(generation %lld) as a document\n",
+                (long long)cfg->gen);
+out:
+    li_buf_release(&out);
+    policy_doc_free(cur);
+    store_config_free(cfg);
+    return rc;
+}
+
+struct audit_print {
+    int json;
+};
+
+/* A field on one line: control characters become spaces. */
+static void put_field(const char *s, int width)
+{
+    int n = 0;
+
+    if (!s || !*s)
+        s = "-";
+    for (; *s; s++, n++)
+        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s);
+    for (; n < width; n++)
+        putchar(' ');
+}
+
+static int print_audit_ent(void *ctx, const struct store_audit_entry *ent)
+{
+    struct audit_print *ap = ctx;
+    static const char *const names[3] = {"partner", "object", "detail"};
+    const char *vals[3] = {ent->partner, ent->object, ent->detail};
+    char ts[LI_TIME_BUF];
+    struct li_buf b;
+    int rc = 0;
+
+    li_time_format(ent->ts_us, 6, ts);
+    if (ap->json) {
+        li_buf_init(&b, LI_BUF_NOLIMIT);
+        rc = li_buf_addf(&b, "{\"time\":\"%s\",\"kind\":\"%s\"", ts,
+                         audit_kind_name(ent->kind));
+        for (int i = 0; rc == 0 && i < 3; i++) {
+            rc = li_buf_addf(&b, ",\"%s\":", names[i]);
+            if (rc == 0)
+                rc = vals[i] ? li_buf_add_jsonstr(&b, vals[i], strlen(vals[i]))
+                             : li_buf_addstr(&b, "null");
+        }
+        if (rc == 0)
+            rc = li_buf_addc(&b, '}');
+        if (rc == 0)
+            puts(b.data);
+        li_buf_release(&b);
+        return rc;
+    }
+    printf("%s  ", ts);
+    put_field(audit_kind_name(ent->kind), 6);
+    fputs("  ", stdout);
+    put_field(ent->partner, 12);
+    fputs("  ", stdout);
+    put_field(ent->object, 0);
+    fputs("  ", stdout);
+    put_field(ent->detail, 0);
+    putchar('\n');
+    return 0;
+}
+
+static int cmd_audit(struct ctx *c)
+{
+    struct audit_print ap = {c->val[O_JSON] != NULL};
+    struct li_err e = {0};
+    int64_t since = INT64_MIN;
+    const char *t = c->val[O_SINCE];
+    int rc;
+
+    if (t && li_time_parse(t, strlen(t), LI_TIME_ALLOW_OFFSET, &since,
+                           NULL) != 0)
+        return fail_msg("--since '%s' is not an RFC 3339 time "
+                        "(2026-11-27T08:00:00Z)",
+                        t);
+    rc = store_audit_query(c->s, since, c->val[O_PARTNER], print_audit_ent,
+                           &ap, &e);
+    if (rc != 0)
+        return fail("reading the audit trail", rc, &e);
     return 0;
 }
 
