@@ -31,6 +31,9 @@
  */
 #include "policy/policy.h"
 
+#include "policy/doc.h"
+#include "store/store_policy.h"
+
 #include "core/log.h"
 #include "core/time.h"
 #include "core/util.h"
@@ -112,11 +115,115 @@ static int sodium_ready(struct li_err *e)
  * Snapshots
  * ------------------------------------------------------------------- */
 
-static struct policy_snap *snap_wrap(struct store_config *cfg)
+/* The releasability part of a snapshot: the policy document in force,
+ * parsed, and the arrays the marking engine reads, pointing into it. */
+struct snap_ext {
+    struct policy_doc *doc;
+    struct mark_policy mp;
+    struct mark_red_audience *red;
+    int64_t *red_ids;
+    struct mark_deny_rule *deny;
+};
+
+static int64_t coll_by_uuid(const struct store_config *c, const char *uuid)
+{
+    for (size_t i = 0; i < c->n_colls; i++)
+        if (!strcasecmp(c->colls[i].uuid, uuid))
+            return c->colls[i].id;
+    return -1;
+}
+
+static int64_t partner_by_name(const struct store_config *c, const char *n)
+{
+    for (size_t i = 0; i < c->n_partners; i++)
+        if (!strcmp(c->partners[i].name, n))
+            return c->partners[i].id;
+    return -1;
+}
+
+/* Resolve the document in force against cfg. Names that no longer resolve
+ * are left out (they can reach nobody). A document that cannot be read or
+ * parsed closes every collection (a deny rule for anyone, anything,
+ * anywhere): fail closed, and said in the log. */
+static struct snap_ext *ext_load(struct store *s, const struct store_config *c)
+{
+    struct snap_ext *x = li_xcalloc(1, sizeof(*x));
+    struct li_err e = {0};
+    char *text = NULL;
+    int64_t version = 0;
+    size_t n_ids = 0, k = 0;
+    int rc;
+
+    x->mp.gen = c->gen;
+    rc = store_policy_get(s, &version, &text, &e);
+    if (rc == 0 && text)
+        rc = policy_doc_parse(text, strlen(text), &x->doc, &e);
+    free(text);
+    if (rc) {
+        li_error("policy: the policy document in force cannot be used (%s):"
+                 " every collection is closed to all but submitters",
+                 e.msg);
+        x->deny = li_xcalloc(1, sizeof(*x->deny));
+        x->mp.deny = x->deny;
+        x->mp.n_deny = 1;
+        return x;
+    }
+    if (!x->doc)
+        return x;
+    for (size_t i = 0; i < x->doc->n_colls; i++)
+        n_ids += x->doc->colls[i].n_red_audience;
+    x->red = li_xcalloc(x->doc->n_colls + 1, sizeof(*x->red));
+    x->red_ids = li_xcalloc(n_ids + 1, sizeof(*x->red_ids));
+    for (size_t i = 0; i < x->doc->n_colls; i++) {
+        const struct policy_doc_collection *dc = &x->doc->colls[i];
+        struct mark_red_audience *ra = &x->red[x->mp.n_red];
+        ra->coll_id = coll_by_uuid(c, dc->id);
+        ra->partners = &x->red_ids[k];
+        ra->n = 0;
+        for (size_t j = 0; j < dc->n_red_audience; j++) {
+            int64_t pid = partner_by_name(c, dc->red_audience[j]);
+            if (pid > 0)
+                x->red_ids[k + ra->n++] = pid;
+        }
+        k += ra->n;
+        if (ra->coll_id > 0 && ra->n)
+            x->mp.n_red++;
+    }
+    x->deny = li_xcalloc(x->doc->n_deny + 1, sizeof(*x->deny));
+    for (size_t i = 0; i < x->doc->n_deny; i++) {
+        const struct policy_doc_deny *d = &x->doc->deny[i];
+        struct mark_deny_rule *r = &x->deny[x->mp.n_deny];
+        r->partner_id = d->partner[0] ? partner_by_name(c, d->partner) : 0;
+        r->coll_id = d->collection[0] ? coll_by_uuid(c, d->collection) : 0;
+        r->nationality = d->nationality[0] ? d->nationality : NULL;
+        r->marking_ref = d->marking[0] ? d->marking : NULL;
+        if (r->partner_id >= 0 && r->coll_id >= 0)
+            x->mp.n_deny++;
+    }
+    x->mp.red = x->red;
+    x->mp.deny = x->deny;
+    return x;
+}
+
+static void ext_free(struct snap_ext *x)
+{
+    if (!x)
+        return;
+    policy_doc_free(x->doc);
+    free(x->red);
+    free(x->red_ids);
+    free(x->deny);
+    free(x);
+}
+
+static struct policy_snap *snap_wrap(struct store *s, struct store_config *cfg)
 {
     struct policy_snap *sn = li_xcalloc(1, sizeof(*sn));
+    struct snap_ext *x = ext_load(s, cfg);
     sn->cfg = cfg;
     sn->refs = 1;
+    sn->ext = x;
+    sn->mpol = &x->mp;
     return sn;
 }
 
@@ -133,6 +240,7 @@ static void snap_destroy(struct policy_snap *sn)
     if (!sn)
         return;
     store_config_free((struct store_config *)sn->cfg);
+    ext_free(sn->ext);
     free(sn);
 }
 
@@ -162,7 +270,7 @@ int policy_new(struct store *s, const struct policy_opts *o,
     pthread_mutex_init(&p->reload_mu, NULL);
     pthread_mutex_init(&p->cache_mu, NULL);
     pthread_cond_init(&p->cache_cv, NULL);
-    p->cur = snap_wrap(cfg);
+    p->cur = snap_wrap(s, cfg);
     cfg = NULL;
     p->cache_ttl_us = (o && o->auth_cache_ttl_us > 0) ? o->auth_cache_ttl_us
                                                       : AUTH_CACHE_TTL_DEFAULT_US;
@@ -281,15 +389,19 @@ static int marks_refresh_locked(struct policy *p, struct li_err *e)
     return 0;
 }
 
+/* Stands for an empty visible list that mark_visible_sets left NULL. */
+static int64_t no_sets[1];
+
 int policy_view_get(struct policy *p, const struct policy_snap *sn,
                     int64_t partner_id, int64_t coll_id,
                     struct policy_view *out, struct li_err *e)
 {
-    static int64_t none[1];
     const struct store_partner *pa = policy_find_partner(sn, partner_id);
     int rc;
 
     memset(out, 0, sizeof(*out));
+    if (sn->mpol)
+        out->mpol = *sn->mpol; /* arrays stay the snapshot's */
     out->mpol.gen = sn->cfg->gen;
     out->reader.partner_id = partner_id;
     out->reader.nationality = pa ? pa->nationality : "";
@@ -309,7 +421,7 @@ int policy_view_get(struct policy *p, const struct policy_snap *sn,
         return rc;
     }
     if (!out->vis.visible)
-        out->vis.visible = none; /* never "no filter" */
+        out->vis.visible = no_sets; /* never "no filter" */
     return 0;
 }
 
@@ -317,8 +429,8 @@ void policy_view_release(struct policy_view *v)
 {
     if (!v)
         return;
-    if (v->vis.n_visible == 0)
-        v->vis.visible = NULL; /* the static empty list */
+    if (v->vis.visible == no_sets)
+        v->vis.visible = NULL; /* not allocated */
     mark_visible_release(&v->vis);
     memset(&v->vis, 0, sizeof(v->vis));
 }
@@ -407,7 +519,7 @@ static int reload(struct policy *p, int64_t gen, struct li_err *e)
     loaded = cfg->gen;
     pthread_mutex_lock(&p->mu);
     old = snap_unref_locked(p->cur);
-    p->cur = snap_wrap(cfg);
+    p->cur = snap_wrap(p->store, cfg);
     cfg = NULL;
     pthread_mutex_unlock(&p->mu);
     li_debug("policy: configuration generation %lld loaded",

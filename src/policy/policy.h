@@ -10,7 +10,11 @@
  *     BLAKE2b hash so that requests do not each pay a full argon2id run.
  *   - Bearer: API tokens of 256 random bits, stored as BLAKE2b-256 hashes,
  *     compared in constant time, revocable.
- * Marking/releasability decisions (issue 4) will live here too.
+ * Releasability (issue 4, docs/policy.md): the policy owns the marking
+ * engine (src/policy/marking.h), fed from the store's posted marking
+ * definitions and marking sets, and gives each request a view: the marking
+ * sets the reader may see in a collection (for store_query.visible_sets)
+ * and the ones whose rows need redaction.
  *
  * Threading: all functions are thread-safe. A snapshot obtained with
  * policy_acquire() stays valid until policy_snap_release(), even if a newer
@@ -22,7 +26,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/err.h"
+#include "policy/marking.h"
 #include "store/store.h"
 
 struct policy;
@@ -30,8 +37,12 @@ struct policy;
 /* A refcounted configuration snapshot. Read-only for users. */
 struct policy_snap {
     const struct store_config *cfg;
+    /* Releasability inputs from the policy document in force (TLP:RED
+     * audiences, deny rules), resolved to ids; gen = cfg->gen. */
+    const struct mark_policy *mpol;
     /* private below */
     int refs;
+    void *ext;
 };
 
 struct policy_opts {
@@ -62,6 +73,44 @@ const struct store_partner *policy_find_partner(const struct policy_snap *sn,
 /* Rights of a partner on a collection (0/1 each; both 0 if no grant). */
 void policy_rights(const struct policy_snap *sn, int64_t partner_id,
                    int64_t coll_id, int *can_read, int *can_write);
+
+/* ---- releasability ---- */
+
+/* What one reader may see in one collection. Filled by policy_view_get();
+ * valid while the snapshot it was made from is held; must not be moved
+ * (reader.pol points into it). Release with policy_view_release(). */
+struct policy_view {
+    struct mark_visible vis;   /* sorted visible / redact set ids */
+    int64_t mark_gen;          /* store marking generation it reflects */
+    struct mark_reader reader;
+    struct mark_policy mpol;
+};
+
+/* The view of partner_id reading coll_id under snapshot sn: reloads posted
+ * marking definitions and new marking sets from the store first when the
+ * store's marking generation moved (one small read otherwise). vis.visible
+ * is never NULL (an empty list means "only the reader's own objects").
+ * LI_ENOMEM, store errors. */
+int policy_view_get(struct policy *p, const struct policy_snap *sn,
+                    int64_t partner_id, int64_t coll_id,
+                    struct policy_view *out, struct li_err *e);
+void policy_view_release(struct policy_view *v);
+
+/* 1 if the store's marking generation is no longer v->mark_gen (a set or
+ * definition appeared after v was made: a query filtered with v may have
+ * missed rows), 0 if not; negative on a store error. */
+int policy_view_stale(struct policy *p, const struct policy_view *v,
+                      struct li_err *e);
+
+/* The reader's copy of obj (stored under marking set set_id, which v
+ * redacts): see mark_redact() for verdict_out and out. The submitter's
+ * nationality comes from the set's key (as it was at ingest). */
+int policy_view_redact(struct policy *p, const struct policy_view *v,
+                       int64_t set_id, const json_t *obj, int *verdict_out,
+                       json_t **out, struct li_err *e);
+
+/* The policy's marking engine (for tests and the bench). */
+struct mark_engine *policy_marks(struct policy *p);
 
 /* The authenticated requester. */
 struct policy_principal {

@@ -91,7 +91,18 @@ static const char schema_sql[] =
     " created_us INTEGER NOT NULL,"
     " json TEXT NOT NULL,"
     " PRIMARY KEY(api_root_id, id)) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS status_created ON status(created_us);";
+    "CREATE INDEX IF NOT EXISTS status_created ON status(created_us);"
+    "INSERT OR IGNORE INTO meta(key, ival) VALUES('marking_gen', 1);"
+    "CREATE TABLE IF NOT EXISTS marking_sets("
+    " id INTEGER PRIMARY KEY,"
+    " key TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE IF NOT EXISTS marking_defs("
+    " id TEXT PRIMARY KEY,"
+    " seq INTEGER NOT NULL,"
+    " submitter INTEGER NOT NULL,"
+    " conflict INTEGER NOT NULL DEFAULT 0,"
+    " json TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS marking_defs_seq ON marking_defs(seq);";
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
@@ -581,7 +592,7 @@ static int put_one(struct store *s, const struct sq_job *j,
         *result = STORE_DUPLICATE;
         *added = dup_added;
         rc = 0;
-        goto out;
+        goto mdef;
     }
 
     rc = sq_stmt(s->wdb, &s->wcache,
@@ -635,6 +646,10 @@ static int put_one(struct store *s, const struct sq_job *j,
         }
     }
     rc = 0;
+mdef:
+    /* Marking definitions are hub-wide: kept whatever the collection. */
+    if (strcmp(o->type, "marking-definition") == 0)
+        rc = sq_mdef_keep(s, j->submitter, o, e);
 out:
     return rc;
 }

@@ -5,6 +5,7 @@
  *                    the writer thread and store_put (group commit)
  *   sqlite_query.c   the dynamic SQL for store_query / store_delete
  *   sqlite_config.c  configuration tables, status resources, secrets
+ *   sqlite_marking.c marking sets and marking definitions (policy)
  *
  * Nothing outside src/store/sqlite*.c includes this file. See docs/store.md.
  *
@@ -135,6 +136,13 @@ int sq_clock_sync(struct store *s, struct li_err *e);
 /* Recompute objects.vflags for every version of (coll_id, stix_id). */
 int sq_vflags_fix(struct store *s, int64_t coll_id, const char *stix_id,
                   struct li_err *e);
+
+/* Keep marking-definition o (posted by submitter) in marking_defs: insert
+ * the first one under its id, flag a different later one as a conflict;
+ * either bumps meta.marking_gen. Caller holds s->wmu inside a write
+ * transaction (sqlite_marking.c). */
+int sq_mdef_keep(struct store *s, int64_t submitter, const struct store_obj *o,
+                 struct li_err *e);
 
 /* 64-bit FNV-1a of a NUL-terminated string. */
 uint64_t sq_hash(const char *s);

@@ -229,6 +229,53 @@ int store_delete(struct store *s, const struct store_query *q,
                  struct li_err *e);
 
 /* ---------------------------------------------------------------------
+ * Marking sets and marking definitions (releasability, docs/policy.md)
+ * ------------------------------------------------------------------- */
+
+/* The marking generation: changes whenever a marking set is interned or a
+ * marking definition is stored or flagged as conflicting (from this process
+ * or another). Cheap (one indexed read). Readers compare it before and after
+ * a query to know whether the set list they filtered with was current. */
+int store_marking_gen(struct store *s, int64_t *gen_out, struct li_err *e);
+
+/* The id (> 0) of marking-set key key[0..len) (len >= 1), made in its own
+ * write transaction (which bumps the marking generation) the first time the
+ * key is seen; ids are never reused or removed. LI_EINVAL for an empty or
+ * over-long (> 64 KiB) key. */
+int store_marking_set_intern(struct store *s, const char *key, size_t len,
+                             int64_t *id_out, struct li_err *e);
+
+/* Called per marking set in ascending id order; key is NUL-terminated and
+ * valid during the call. Non-zero stops and is returned. */
+typedef int (*store_mset_fn)(void *ctx, int64_t id, const char *key);
+/* Every marking set with id > after_id. */
+int store_marking_sets(struct store *s, int64_t after_id, store_mset_fn fn,
+                       void *ctx, struct li_err *e);
+
+/* A stored (posted) marking definition. store_put keeps, in the same
+ * transaction as the object, every object of type "marking-definition" it
+ * stores or finds duplicate: the first one under an id is kept; a later one
+ * whose JSON differs (another text, from any partner) sets conflict and a
+ * new seq. The hub treats a conflicting id as unknown (denies). */
+struct store_mdef {
+    int64_t seq;          /* changes (grows) whenever the row changes */
+    const char *id;       /* marking-definition--uuid */
+    int64_t submitter;    /* the partner who posted it first */
+    const char *json;
+    size_t json_len;
+    int conflict;         /* a different definition was posted later */
+};
+typedef int (*store_mdef_fn)(void *ctx, const struct store_mdef *d);
+/* Every stored definition with seq > after_seq, in ascending seq order. */
+int store_marking_defs(struct store *s, int64_t after_seq, store_mdef_fn fn,
+                       void *ctx, struct li_err *e);
+/* The partner who first posted definition id and, when json_out is not
+ * NULL, its JSON text (malloc'ed, caller frees). LI_ENOTFOUND if none. */
+int store_marking_def_get(struct store *s, const char *id,
+                          int64_t *submitter_out, char **json_out,
+                          size_t *len_out, struct li_err *e);
+
+/* ---------------------------------------------------------------------
  * Status resources
  * ------------------------------------------------------------------- */
 

@@ -14,6 +14,14 @@
  *      reject) and serialised compactly with its
  *      key order kept (jsonx_dump); a failing one, or one longer than
  *      max_object_bytes, becomes a failure entry with a specific message.
+ *   3b. Releasability (docs/policy.md): an object whose created_by_ref
+ *      names another partner's identity fails ("a partner submits only as
+ *      itself"); a marking-definition whose id another partner posted first
+ *      fails (it cannot be replaced); the object's marking-set key
+ *      (mark_key, with the submitter's nationality) is computed - malformed
+ *      or over-limit markings fail - and interned into the marking-set id
+ *      stored with the object (0: unmarked). The store keeps posted
+ *      marking-definitions hub-wide in the same transaction as the object.
  *   4. One store_put() for all valid objects: it returns once they are
  *      durable. An exact duplicate (same id and version already stored) is a
  *      success, with a message saying so.
@@ -27,6 +35,8 @@
 
 #include "core/log.h"
 #include "json/jsonx.h"
+#include "policy/marking.h"
+#include "policy/policy.h"
 #include "stix/stix.h"
 
 #include <stdio.h>
@@ -42,6 +52,7 @@ struct entry {
     size_t json_off;       /* into jsonbuf, when valid */
     size_t json_len;
     size_t store_idx;      /* index into the store arrays, when valid */
+    int64_t marking_set;   /* interned set id, 0 unmarked */
 };
 
 static int add_detail(struct li_buf *b, int first, const char *id,
@@ -156,6 +167,87 @@ static int stix_check(const struct taxii *t, const json_t *o,
     return rc;
 }
 
+/* The releasability checks of one valid object o submitted by the
+ * requester, and its marking-set id. 0 when it may be stored (*set_out
+ * written); LI_EINVAL with msg for a per-object failure; another code (a
+ * store failure, resp filled) fails the whole request. */
+static int release_check(struct taxii_ctx *c, const json_t *o,
+                         const struct taxii_obj_info *info,
+                         struct li_buf *kb, int64_t *set_out, char *msg,
+                         size_t msgsz)
+{
+    const struct store_config *cfg = c->snap->cfg;
+    int64_t me = c->req->who->partner_id;
+    const struct store_partner *pa = policy_find_partner(c->snap, me);
+    const char *cbr = json_string_value(json_object_get(o, "created_by_ref"));
+    struct li_err e = {0};
+    int64_t owner = 0, set = 0;
+    int rc;
+
+    if (cbr) {
+        for (size_t i = 0; i < cfg->n_partners; i++) {
+            const struct store_partner *x = &cfg->partners[i];
+            if (x->id != me && x->identity[0] && !strcmp(x->identity, cbr)) {
+                snprintf(msg, msgsz,
+                         "created_by_ref names another partner's identity; "
+                         "a partner may submit objects only as itself");
+                return LI_EINVAL;
+            }
+        }
+    }
+    /* The built-in TLP definitions are everybody's: bundles carry them. */
+    if (info->type && !strcmp(info->type, "marking-definition") &&
+        info->id && !mark_builtin(info->id)) {
+        char *stored = NULL;
+        size_t len = 0;
+        rc = store_marking_def_get(c->t->store, info->id, &owner, &stored,
+                                   &len, &e);
+        if (rc == 0 && owner != me) {
+            /* Reposting the identical definition replaces nothing. */
+            json_t *old = json_loadb(stored, len, 0, NULL);
+            int same = old && json_equal(old, o);
+            if (old)
+                json_decref(old);
+            free(stored);
+            if (!same) {
+                snprintf(msg, msgsz,
+                         "this marking-definition id was posted by another "
+                         "partner; it cannot be replaced");
+                return LI_EINVAL;
+            }
+        } else {
+            free(stored);
+        }
+        if (rc && rc != LI_ENOTFOUND) {
+            li_error("taxii: marking definition owner: %s", e.msg);
+            taxii_fail_code(c->resp, rc, &e);
+            return rc;
+        }
+    }
+    li_buf_clear(kb);
+    li_err_clear(&e);
+    rc = mark_key(o, pa ? pa->nationality : "", kb, &e);
+    if (rc == LI_ENOMEM) {
+        taxii_fail_code(c->resp, rc, NULL);
+        return rc;
+    }
+    if (rc) {
+        snprintf(msg, msgsz, "markings: %.400s", e.msg);
+        return LI_EINVAL;
+    }
+    if (kb->len) {
+        rc = store_marking_set_intern(c->t->store, kb->data, kb->len, &set,
+                                      &e);
+        if (rc) {
+            li_error("taxii: marking set: %s", e.msg);
+            taxii_fail_code(c->resp, rc, &e);
+            return rc;
+        }
+    }
+    *set_out = set;
+    return 0;
+}
+
 void taxii_post_objects(struct taxii_ctx *c)
 {
     struct taxii *t = c->t;
@@ -167,7 +259,7 @@ void taxii_post_objects(struct taxii_ctx *c)
     struct store_obj *objs = NULL;
     int *result = NULL;
     int64_t *date_added = NULL;
-    struct li_buf jsonbuf, msgs, st;
+    struct li_buf jsonbuf, msgs, st, kb;
     struct stix_report rep;
     struct stix_opts sopts;
     struct li_err e = {0};
@@ -179,6 +271,7 @@ void taxii_post_objects(struct taxii_ctx *c)
     li_buf_init(&jsonbuf, LI_BUF_NOLIMIT);
     li_buf_init(&msgs, LI_BUF_NOLIMIT);
     li_buf_init(&st, LI_BUF_NOLIMIT);
+    li_buf_init(&kb, LI_BUF_NOLIMIT);
     stix_report_init(&rep, 1);
     stix_opts_default(&sopts);
     sopts.flags |= STIX_OPT_NO_WARNINGS;
@@ -245,8 +338,11 @@ void taxii_post_objects(struct taxii_ctx *c)
         json_t *o = json_array_get(arr, i);
         char msg[MSG_MAX];
 
+        rc = 0;
         if (taxii_validate_object(o, &en->info, msg, sizeof msg) == 0 &&
-            stix_check(t, o, &rep, &sopts, msg, sizeof msg) == 0) {
+            stix_check(t, o, &rep, &sopts, msg, sizeof msg) == 0 &&
+            (rc = release_check(c, o, &en->info, &kb, &en->marking_set, msg,
+                                sizeof msg)) == 0) {
             size_t before = jsonbuf.len;
             rc = jsonx_dump(o, &jsonbuf);
             if (rc) {
@@ -266,6 +362,9 @@ void taxii_post_objects(struct taxii_ctx *c)
                 continue;
             }
         }
+        if (rc && rc != LI_EINVAL)
+            goto out; /* resp filled by release_check */
+        rc = 0;
         en->failed = 1;
         en->msg_off = msgs.len;
         if (li_buf_add(&msgs, msg, strlen(msg) + 1)) {
@@ -286,7 +385,7 @@ void taxii_post_objects(struct taxii_ctx *c)
         so->version_us = en->info.version_us;
         so->json = jsonbuf.data + en->json_off;
         so->json_len = en->json_len;
-        so->marking_set = 0;   /* policy will assign marking sets */
+        so->marking_set = en->marking_set;
     }
     if (n_ok) {
         rc = store_put(t->store, c->coll->id, req->who->partner_id, objs,
@@ -333,5 +432,6 @@ out:
     li_buf_release(&jsonbuf);
     li_buf_release(&msgs);
     li_buf_release(&st);
+    li_buf_release(&kb);
     stix_report_release(&rep);
 }

@@ -18,10 +18,21 @@
  * that a later GET of it is a 404 as 5.7 requires). match[spec_version]
  * absent means every spec_version: this hub stores STIX 2.1 only, so that
  * is also "the latest specification version" 3.4.1 asks for.
+ *
+ * Releasability (docs/policy.md, docs/taxii.md): every query here, including
+ * the existence check behind a 404 and DELETE, carries the reader's view
+ * (policy_view_get: the marking sets the reader may see), so the store
+ * filters and pages stay exact. A row of a set the view redacts, submitted
+ * by someone else, is parsed, redacted (policy_view_redact) and serialised;
+ * every other row is sent as stored. A page is computed again (at most
+ * PAGE_TRIES times) when a marking set or definition appeared while it was
+ * being read, so that a new set cannot make the cursor skip a row.
  */
 #include "taxii/taxii_int.h"
 
 #include "core/log.h"
+#include "json/jsonx.h"
+#include "policy/policy.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +45,7 @@
 #define PAGE_BYTES_MAX ((size_t)64 << 20)
 /* Room kept for "],\"more\":true,\"next\":\"<token>\"}". */
 #define TAIL_RESERVE (32 + TAXII_CURSOR_MAX)
+#define PAGE_TRIES 3
 
 size_t taxii_format_version(int64_t us, char out[LI_TIME_BUF])
 {
@@ -43,6 +55,8 @@ size_t taxii_format_version(int64_t us, char out[LI_TIME_BUF])
 enum page_kind { PAGE_OBJECTS, PAGE_MANIFEST, PAGE_VERSIONS };
 
 struct page {
+    struct taxii_ctx *c;
+    const struct policy_view *view;
     enum page_kind kind;
     struct li_buf *b;
     size_t n;
@@ -62,6 +76,42 @@ static void version_text(const struct store_row *row, char out[LI_TIME_BUF])
         taxii_format_version(row->version_us, out);
 }
 
+/* Append the reader's redacted copy of row (or nothing, *skip = 1, if it
+ * must be withheld after all). */
+static int add_redacted(struct page *p, const struct store_row *row,
+                        int *skip)
+{
+    struct taxii *t = p->c->t;
+    json_t *obj = NULL, *copy = NULL;
+    struct li_err e = {0};
+    int verdict = MARK_DENY, rc;
+
+    *skip = 0;
+    obj = json_loadb(row->json, row->json_len, 0, NULL);
+    if (!obj) {
+        rc = LI_EINTERNAL;
+        goto out;
+    }
+    rc = policy_view_redact(t->policy, p->view, row->marking_set, obj,
+                            &verdict, &copy, &e);
+    if (rc) {
+        li_error("taxii: redact %s: %s", row->stix_id, e.msg);
+        goto out;
+    }
+    if (verdict == MARK_ALLOW)
+        rc = li_buf_add(p->b, row->json, row->json_len);
+    else if (verdict == MARK_ALLOW_REDACTED && copy)
+        rc = jsonx_dump(copy, p->b);
+    else
+        *skip = 1; /* should not happen: the set's verdict was "redact" */
+out:
+    if (copy)
+        json_decref(copy);
+    if (obj)
+        json_decref(obj);
+    return rc;
+}
+
 static int page_row(void *ctx, const struct store_row *row)
 {
     struct page *p = ctx;
@@ -75,8 +125,18 @@ static int page_row(void *ctx, const struct store_row *row)
     case PAGE_OBJECTS:
         if (!rc && !row->json)
             rc = LI_EINTERNAL;
-        if (!rc)
+        if (!rc && p->view &&
+            row->submitter != p->view->reader.partner_id &&
+            mark_visible_redacts(&p->view->vis, row->marking_set)) {
+            int skip = 0;
+            rc = add_redacted(p, row, &skip);
+            if (!rc && skip) {
+                li_buf_truncate(b, before);
+                return 0;
+            }
+        } else if (!rc) {
             rc = li_buf_add(b, row->json, row->json_len);
+        }
         break;
     case PAGE_MANIFEST:
         version_text(row, ver);
@@ -125,7 +185,7 @@ static int page_row(void *ctx, const struct store_row *row)
 /* Run one page query and write the whole response. */
 static void run_page(struct taxii_ctx *c, enum page_kind kind,
                      struct store_query *q, const struct taxii_filter *f,
-                     const char *object)
+                     const char *object, const struct policy_view *view)
 {
     struct taxii_resp *resp = c->resp;
     struct li_buf *b = &resp->body;
@@ -155,6 +215,8 @@ static void run_page(struct taxii_ctx *c, enum page_kind kind,
     }
 
     memset(&p, 0, sizeof p);
+    p.c = c;
+    p.view = view;
     p.kind = kind;
     p.b = b;
     rc = li_buf_addstr(b, kind == PAGE_VERSIONS ? "{\"versions\":["
@@ -228,8 +290,42 @@ static void filter_failed(struct taxii_resp *resp, int rc,
         taxii_fail(resp, TAXII_C_BAD_PARAM, "%s", e->msg);
 }
 
+/* The reader's view of the collection; 0, or -1 with resp filled. */
+static int view_get(struct taxii_ctx *c, struct policy_view *v)
+{
+    struct li_err e = {0};
+    int rc = policy_view_get(c->t->policy, c->snap, c->req->who->partner_id,
+                             c->coll->id, v, &e);
+    if (rc) {
+        li_error("taxii: releasability view: %s", e.msg);
+        taxii_fail_code(c->resp, rc, &e);
+        return -1;
+    }
+    return 0;
+}
+
+/* After a page was built with v: 1 if it must be built again (a marking
+ * set or definition appeared meanwhile; the response is reset), else 0. */
+static int page_stale(struct taxii_ctx *c, const struct policy_view *v,
+                      int attempt)
+{
+    struct taxii_resp *resp = c->resp;
+    struct li_err e = {0};
+
+    if (resp->status != 200 || attempt + 1 >= PAGE_TRIES)
+        return 0;
+    if (policy_view_stale(c->t->policy, v, &e) != 1)
+        return 0;
+    li_buf_clear(&resp->body);
+    resp->status = 0;
+    resp->date_added_first[0] = '\0';
+    resp->date_added_last[0] = '\0';
+    return 1;
+}
+
 static void query_from_filter(struct taxii_ctx *c, struct store_query *q,
-                              const struct taxii_filter *f)
+                              const struct taxii_filter *f,
+                              const struct policy_view *v)
 {
     memset(q, 0, sizeof q[0]);
     q->coll_id = c->coll->id;
@@ -245,9 +341,9 @@ static void query_from_filter(struct taxii_ctx *c, struct store_query *q,
     q->n_spec_versions = f->n_spec_versions;
     q->limit = f->limit;
     q->reader_partner = c->req->who->partner_id;
-    /* Releasability (policy, issue 4) will set visible_sets here. */
-    q->visible_sets = NULL;
-    q->n_visible_sets = 0;
+    /* Releasability: never NULL (policy_view_get guarantees it). */
+    q->visible_sets = v->vis.visible;
+    q->n_visible_sets = v->vis.n_visible;
 }
 
 void taxii_get_objects(struct taxii_ctx *c)
@@ -266,11 +362,21 @@ void taxii_get_objects(struct taxii_ctx *c)
         filter_failed(c->resp, rc, &e);
         return;
     }
-    query_from_filter(c, &q, &f);
-    q.want_json = c->route->ep == TAXII_EP_OBJECTS;
-    run_page(c, c->route->ep == TAXII_EP_OBJECTS ? PAGE_OBJECTS
-                                                 : PAGE_MANIFEST,
-             &q, &f, NULL);
+    for (int attempt = 0; attempt < PAGE_TRIES; attempt++) {
+        struct policy_view v;
+        int again;
+        if (view_get(c, &v))
+            break;
+        query_from_filter(c, &q, &f, &v);
+        q.want_json = c->route->ep == TAXII_EP_OBJECTS;
+        run_page(c, c->route->ep == TAXII_EP_OBJECTS ? PAGE_OBJECTS
+                                                     : PAGE_MANIFEST,
+                 &q, &f, NULL, &v);
+        again = page_stale(c, &v, attempt);
+        policy_view_release(&v);
+        if (!again)
+            break;
+    }
     taxii_filter_release(&f);
 }
 
@@ -283,7 +389,8 @@ static int count_row(void *ctx, const struct store_row *row)
 
 /* 1 if the object has any version in the collection the reader may see,
  * 0 if not, negative on a store error (resp filled). */
-static int object_exists(struct taxii_ctx *c, const char *object)
+static int object_exists(struct taxii_ctx *c, const char *object,
+                         const struct policy_view *v)
 {
     struct store_query q;
     struct li_err e = {0};
@@ -299,6 +406,8 @@ static int object_exists(struct taxii_ctx *c, const char *object)
     q.version_flags = STORE_V_ALL;
     q.limit = 1;
     q.reader_partner = c->req->who->partner_id;
+    q.visible_sets = v->vis.visible;
+    q.n_visible_sets = v->vis.n_visible;
     rc = store_query(c->t->store, &q, count_row, &n, NULL, &e);
     if (rc) {
         li_error("taxii: query: %s", e.msg);
@@ -331,17 +440,30 @@ static void get_by_id(struct taxii_ctx *c, int versions)
         filter_failed(c->resp, rc, &e);
         return;
     }
-    query_from_filter(c, &q, &f);
-    q.ids = ids;
-    q.n_ids = 1;
-    q.want_json = !versions;
-    run_page(c, versions ? PAGE_VERSIONS : PAGE_OBJECTS, &q, &f, object);
-    /* An object that does not exist (for this reader) is a 404; one whose
-     * versions the filters exclude is an empty envelope. */
-    if (c->resp->status == 200 && !c->resp->date_added_first[0] && !f.next) {
-        rc = object_exists(c, object);
-        if (rc == 0)
-            taxii_fail(c->resp, TAXII_C_NOT_FOUND, "no such object");
+    for (int attempt = 0; attempt < PAGE_TRIES; attempt++) {
+        struct policy_view v;
+        int again;
+        if (view_get(c, &v))
+            break;
+        query_from_filter(c, &q, &f, &v);
+        q.ids = ids;
+        q.n_ids = 1;
+        q.want_json = !versions;
+        run_page(c, versions ? PAGE_VERSIONS : PAGE_OBJECTS, &q, &f, object,
+                 &v);
+        again = page_stale(c, &v, attempt);
+        /* An object that does not exist (for this reader: 404, never 403)
+         * is a 404; one whose versions the filters exclude is an empty
+         * envelope. */
+        if (!again && c->resp->status == 200 &&
+            !c->resp->date_added_first[0] && !f.next) {
+            rc = object_exists(c, object, &v);
+            if (rc == 0)
+                taxii_fail(c->resp, TAXII_C_NOT_FOUND, "no such object");
+        }
+        policy_view_release(&v);
+        if (!again)
+            break;
     }
     taxii_filter_release(&f);
 }
@@ -375,8 +497,17 @@ void taxii_delete_object(struct taxii_ctx *c)
         filter_failed(c->resp, rc, &e);
         return;
     }
-    query_from_filter(c, &q, &f);
-    rc = store_delete(c->t->store, &q, object, &n, &e);
+    {
+        struct policy_view v;
+        if (view_get(c, &v)) {
+            taxii_filter_release(&f);
+            return;
+        }
+        /* Only versions the deleter may see are deleted (or even known). */
+        query_from_filter(c, &q, &f, &v);
+        rc = store_delete(c->t->store, &q, object, &n, &e);
+        policy_view_release(&v);
+    }
     if (rc) {
         li_error("taxii: delete %s: %s", object, e.msg);
         taxii_fail_code(c->resp, rc, &e);

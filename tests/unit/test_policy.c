@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -603,6 +604,149 @@ static void test_single_flight(void **state)
     assert_int_equal(policy_test_pw_verifications(f->p), n0 + 6);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Releasability views                                                 */
+/* ------------------------------------------------------------------ */
+
+#define VIEW_REL "marking-definition--1d2c3b4a-0000-4000-8000-0000000000b1"
+
+static int64_t pid_of(struct policy *p, const char *name)
+{
+    struct policy_snap *sn;
+    int64_t id = -1;
+    assert_int_equal(policy_acquire(p, &sn, NULL), 0);
+    for (size_t i = 0; i < sn->cfg->n_partners; i++)
+        if (!strcmp(sn->cfg->partners[i].name, name))
+            id = sn->cfg->partners[i].id;
+    policy_snap_release(p, sn);
+    return id;
+}
+
+static void put_def(struct fixture *f, int64_t coll, int64_t sub,
+                    const char *json)
+{
+    struct store_obj o;
+    memset(&o, 0, sizeof(o));
+    o.stix_id = VIEW_REL;
+    o.type = "marking-definition";
+    o.spec_version = "2.1";
+    o.version_us = 1;
+    o.json = json;
+    o.json_len = strlen(json);
+    assert_int_equal(store_put(f->s, coll, sub, &o, 1, NULL, NULL, NULL), 0);
+}
+
+static int has(const int64_t *v, size_t n, int64_t x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == x)
+            return 1;
+    return 0;
+}
+
+static void test_views(void **state)
+{
+    struct fixture *f = *state;
+    static const char rel_jpn[] =
+        "{\"type\":\"marking-definition\",\"spec_version\":\"2.1\",\"id\":\""
+        VIEW_REL "\",\"created\":\"2025-01-01T00:00:00.000Z\",\"extensions\":"
+        "{\"extension-definition--3a65884d-005a-4290-8335-cb2d778a83ce\":{"
+        "\"extension_type\":\"property-extension\",\"policy_reference\":"
+        "\"urn:isa:policy:acs:ns:v3.0?privdefault=deny\",\"control_set\":{"
+        "\"classification\":\"U\",\"permitted_nationalities\":[\"JPN\"]}}}}";
+    static const char rel_fra[] =
+        "{\"type\":\"marking-definition\",\"spec_version\":\"2.1\",\"id\":\""
+        VIEW_REL "\",\"created\":\"2025-01-01T00:00:00.000Z\",\"extensions\":"
+        "{\"extension-definition--3a65884d-005a-4290-8335-cb2d778a83ce\":{"
+        "\"extension_type\":\"property-extension\",\"policy_reference\":"
+        "\"urn:isa:policy:acs:ns:v3.0?privdefault=deny\",\"control_set\":{"
+        "\"classification\":\"U\",\"permitted_nationalities\":[\"FRA\"]}}}}";
+    const char *k_obj = "n=JPN;o=" VIEW_REL ";r=";
+    const char *k_red = "n=JPN;o=;r=" VIEW_REL;
+    struct policy_snap *sn;
+    struct policy_view v;
+    int64_t jp = pid_of(f->p, "jp"), fr = pid_of(f->p, "fr");
+    int64_t s_obj = 0, s_red = 0, coll;
+    json_t *obj, *copy = NULL;
+    int verdict = -1;
+
+    assert_int_equal(policy_acquire(f->p, &sn, NULL), 0);
+    coll = sn->cfg->colls[0].id;
+    /* nothing marked yet: set 0 only, for everyone */
+    assert_int_equal(policy_view_get(f->p, sn, fr, coll, &v, NULL), 0);
+    assert_non_null(v.vis.visible);
+    assert_int_equal(v.vis.n_visible, 1);
+    assert_int_equal(v.vis.visible[0], 0);
+    assert_int_equal(policy_view_stale(f->p, &v, NULL), 0);
+    /* a new set makes the view stale; the next one knows it */
+    assert_int_equal(
+        store_marking_set_intern(f->s, k_obj, strlen(k_obj), &s_obj, NULL),
+        0);
+    assert_int_equal(policy_view_stale(f->p, &v, NULL), 1);
+    policy_view_release(&v);
+    assert_int_equal(
+        store_marking_set_intern(f->s, k_red, strlen(k_red), &s_red, NULL),
+        0);
+    /* the definition is not posted yet: an unknown object marking hides,
+     * an unknown granular one redacts (decisions are for non-submitters;
+     * the store adds the reader's own objects) */
+    assert_int_equal(policy_view_get(f->p, sn, jp, coll, &v, NULL), 0);
+    assert_false(has(v.vis.visible, v.vis.n_visible, s_obj));
+    assert_true(has(v.vis.visible, v.vis.n_visible, s_red));
+    assert_true(mark_visible_redacts(&v.vis, s_red));
+    policy_view_release(&v);
+    /* posted (stored with an object): jp sees both, fr the redacted one */
+    put_def(f, coll, jp, rel_jpn);
+    assert_int_equal(policy_view_get(f->p, sn, jp, coll, &v, NULL), 0);
+    assert_true(has(v.vis.visible, v.vis.n_visible, s_obj));
+    assert_true(has(v.vis.visible, v.vis.n_visible, s_red));
+    assert_false(mark_visible_redacts(&v.vis, s_red));
+    policy_view_release(&v);
+    assert_int_equal(policy_view_get(f->p, sn, fr, coll, &v, NULL), 0);
+    assert_false(has(v.vis.visible, v.vis.n_visible, s_obj));
+    assert_true(has(v.vis.visible, v.vis.n_visible, s_red));
+    assert_true(mark_visible_redacts(&v.vis, s_red));
+    obj = json_pack("{s:s, s:s, s:s, s:[{s:s, s:[s]}]}", "type", "indicator",
+                    "id", "indicator--00000000-0000-4000-8000-000000000001",
+                    "description", "secret", "granular_markings",
+                    "marking_ref", VIEW_REL, "selectors", "description");
+    assert_int_equal(policy_view_redact(f->p, &v, s_red, obj, &verdict, &copy,
+                                        NULL),
+                     0);
+    assert_int_equal(verdict, MARK_ALLOW_REDACTED);
+    assert_non_null(copy);
+    assert_null(json_object_get(copy, "description"));
+    json_decref(copy);
+    copy = NULL;
+    /* a set the policy does not know: withheld */
+    assert_int_equal(policy_view_redact(f->p, &v, 999999, obj, &verdict,
+                                        &copy, NULL),
+                     0);
+    assert_int_equal(verdict, MARK_DENY);
+    json_decref(obj);
+    policy_view_release(&v);
+    /* a different definition under the same id (by anyone): the id becomes
+     * unknown for good - jp loses the object-level set - also for a policy
+     * made afterwards from the store alone (a restart) */
+    put_def(f, f->p ? coll : 0, fr, rel_fra);
+    assert_int_equal(policy_view_get(f->p, sn, jp, coll, &v, NULL), 0);
+    assert_false(has(v.vis.visible, v.vis.n_visible, s_obj));
+    policy_view_release(&v);
+    policy_snap_release(f->p, sn);
+    {
+        struct policy *p2;
+        assert_int_equal(policy_new(f->s, NULL, &p2, NULL), 0);
+        assert_int_equal(policy_acquire(p2, &sn, NULL), 0);
+        assert_int_equal(policy_view_get(p2, sn, jp, coll, &v, NULL), 0);
+        assert_false(has(v.vis.visible, v.vis.n_visible, s_obj));
+        assert_true(has(v.vis.visible, v.vis.n_visible, 0));
+        policy_view_release(&v);
+        policy_snap_release(p2, sn);
+        policy_free(p2);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -618,6 +762,7 @@ int main(void)
         cmocka_unit_test(test_hash_password),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_single_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_views, setup, teardown),
     };
     if (policy_hash_password("wonderland", alice_hash, NULL) ||
         policy_hash_password("builder", bob_hash, NULL)) {

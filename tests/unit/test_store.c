@@ -1228,6 +1228,311 @@ static void test_status(void **state)
                      LI_EINVAL);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Marking sets and marking definitions                                */
+/* ------------------------------------------------------------------ */
+
+struct mset_seen {
+    int64_t ids[16];
+    char keys[16][32];
+    size_t n;
+};
+
+static int mset_fn(void *ctx, int64_t id, const char *key)
+{
+    struct mset_seen *m = ctx;
+    assert_true(m->n < 16);
+    m->ids[m->n] = id;
+    snprintf(m->keys[m->n], sizeof(m->keys[0]), "%s", key);
+    m->n++;
+    return 0;
+}
+
+static int mset_stop_fn(void *ctx, int64_t id, const char *key)
+{
+    (void)ctx;
+    (void)id;
+    (void)key;
+    return 7;
+}
+
+struct mdef_seen {
+    int64_t seq[16];
+    char id[16][64];
+    int conflict[16];
+    int64_t submitter[16];
+    size_t n;
+};
+
+static int mdef_fn(void *ctx, const struct store_mdef *d)
+{
+    struct mdef_seen *m = ctx;
+    assert_true(m->n < 16);
+    m->seq[m->n] = d->seq;
+    snprintf(m->id[m->n], sizeof(m->id[0]), "%s", d->id);
+    m->conflict[m->n] = d->conflict;
+    m->submitter[m->n] = d->submitter;
+    m->n++;
+    return 0;
+}
+
+static int64_t mgen(struct store *s)
+{
+    int64_t g = -1;
+    assert_int_equal(store_marking_gen(s, &g, NULL), 0);
+    return g;
+}
+
+static void test_marking_sets(void **state)
+{
+    struct fx *f = *state;
+    struct mset_seen m;
+    int64_t a = 0, b = 0, a2 = 0, g0, g1;
+    char big[70000];
+
+    g0 = mgen(f->s);
+    assert_int_equal(store_marking_set_intern(f->s, "n=JPN;o=x", 9, &a, NULL),
+                     0);
+    assert_true(a > 0);
+    g1 = mgen(f->s);
+    assert_true(g1 != g0);
+    /* the same key: the same id, no new generation */
+    assert_int_equal(
+        store_marking_set_intern(f->s, "n=JPN;o=xyz", 9, &a2, NULL), 0);
+    assert_int_equal(a2, a);
+    assert_int_equal(mgen(f->s), g1);
+    assert_int_equal(store_marking_set_intern(f->s, "n=USA;o=x", 9, &b, NULL),
+                     0);
+    assert_true(b > a);
+    assert_true(mgen(f->s) != g1);
+    /* bad keys */
+    assert_int_equal(store_marking_set_intern(f->s, "", 0, &a2, NULL),
+                     LI_EINVAL);
+    assert_int_equal(store_marking_set_intern(f->s, "a\0b", 3, &a2, NULL),
+                     LI_EINVAL);
+    memset(big, 'k', sizeof(big));
+    assert_int_equal(
+        store_marking_set_intern(f->s, big, sizeof(big), &a2, NULL),
+        LI_EINVAL);
+    assert_int_equal(
+        store_marking_set_intern(f->s, big, (size_t)64 << 10, &a2, NULL), 0);
+    /* listing, all and after an id */
+    memset(&m, 0, sizeof(m));
+    assert_int_equal(store_marking_sets(f->s, 0, mset_fn, &m, NULL), 0);
+    assert_int_equal(m.n, 3);
+    assert_int_equal(m.ids[0], a);
+    assert_string_equal(m.keys[0], "n=JPN;o=x");
+    assert_int_equal(m.ids[1], b);
+    memset(&m, 0, sizeof(m));
+    assert_int_equal(store_marking_sets(f->s, a, mset_fn, &m, NULL), 0);
+    assert_int_equal(m.n, 2);
+    assert_int_equal(m.ids[0], b);
+    assert_int_equal(store_marking_sets(f->s, 0, mset_stop_fn, NULL, NULL), 7);
+    /* another handle on the same database sees them, ids stable */
+    {
+        struct store *s2;
+        struct store_opts o = {0, 0, 0};
+        int64_t x = 0;
+        assert_int_equal(store_open(f->dir, &o, &s2, NULL), 0);
+        assert_int_equal(mgen(s2), mgen(f->s));
+        assert_int_equal(
+            store_marking_set_intern(s2, "n=USA;o=x", 9, &x, NULL), 0);
+        assert_int_equal(x, b);
+        assert_int_equal(store_marking_set_intern(s2, "n=FRA", 5, &x, NULL),
+                         0);
+        assert_true(x > b);
+        store_free(s2);
+        memset(&m, 0, sizeof(m));
+        assert_int_equal(store_marking_sets(f->s, b, mset_fn, &m, NULL), 0);
+        assert_int_equal(m.n, 2);
+    }
+}
+
+static void put_md(struct fx *f, int64_t coll, int64_t sub, const char *id,
+                   const char *json, int want)
+{
+    struct store_obj o;
+    int res = -1;
+    int64_t added = 0;
+
+    memset(&o, 0, sizeof(o));
+    o.stix_id = id;
+    o.type = "marking-definition";
+    o.spec_version = "2.1";
+    o.version_us = 1000;
+    o.json = json;
+    o.json_len = strlen(json);
+    assert_int_equal(store_put(f->s, coll, sub, &o, 1, &res, &added, NULL), 0);
+    assert_int_equal(res, want);
+}
+
+static void test_marking_defs(void **state)
+{
+    struct fx *f = *state;
+    struct mdef_seen m;
+    const char *id1 = "marking-definition--00000000-0000-4000-8000-000000000001";
+    const char *id2 = "marking-definition--00000000-0000-4000-8000-000000000002";
+    int64_t sub = 0, g;
+    char *json = NULL;
+    size_t len = 0;
+
+    assert_int_equal(store_marking_def_get(f->s, id1, &sub, NULL, NULL, NULL),
+                     LI_ENOTFOUND);
+    g = mgen(f->s);
+    put_md(f, f->coll[0], 1, id1, "{\"d\":1}", STORE_ADDED);
+    assert_true(mgen(f->s) != g);
+    assert_int_equal(store_marking_def_get(f->s, id1, &sub, &json, &len, NULL),
+                     0);
+    assert_int_equal(sub, 1);
+    assert_string_equal(json, "{\"d\":1}");
+    assert_int_equal(len, 7);
+    free(json);
+    /* identical in another collection, by someone else: nothing changes */
+    g = mgen(f->s);
+    put_md(f, f->coll[1], 2, id1, "{\"d\":1}", STORE_ADDED);
+    assert_int_equal(mgen(f->s), g);
+    /* a duplicate object version still counts (same text: no change) */
+    put_md(f, f->coll[0], 1, id1, "{\"d\":1}", STORE_DUPLICATE);
+    assert_int_equal(mgen(f->s), g);
+    put_md(f, f->coll[0], 3, id2, "{\"d\":2}", STORE_ADDED);
+    memset(&m, 0, sizeof(m));
+    assert_int_equal(store_marking_defs(f->s, 0, mdef_fn, &m, NULL), 0);
+    assert_int_equal(m.n, 2);
+    assert_string_equal(m.id[0], id1);
+    assert_string_equal(m.id[1], id2);
+    assert_int_equal(m.submitter[1], 3);
+    assert_int_equal(m.conflict[0], 0);
+    assert_true(m.seq[1] > m.seq[0]);
+    /* a different text under id1 (a duplicate version in collection 0, so
+     * the object is not stored again): conflict, first submitter kept, the
+     * row moves past every seq seen so far */
+    g = mgen(f->s);
+    put_md(f, f->coll[0], 2, id1, "{\"d\":3}", STORE_DUPLICATE);
+    assert_true(mgen(f->s) != g);
+    {
+        int64_t after = m.seq[1];
+        memset(&m, 0, sizeof(m));
+        assert_int_equal(store_marking_defs(f->s, after, mdef_fn, &m, NULL), 0);
+        assert_int_equal(m.n, 1);
+        assert_string_equal(m.id[0], id1);
+        assert_int_equal(m.conflict[0], 1);
+        assert_int_equal(m.submitter[0], 1);
+    }
+    assert_int_equal(store_marking_def_get(f->s, id1, &sub, &json, &len, NULL),
+                     0);
+    assert_string_equal(json, "{\"d\":1}");
+    free(json);
+    /* a conflict stays a conflict; a third text changes nothing more */
+    g = mgen(f->s);
+    put_md(f, f->coll[1], 2, id1, "{\"d\":4}", STORE_DUPLICATE);
+    assert_int_equal(mgen(f->s), g);
+    /* bad arguments */
+    assert_int_equal(store_marking_defs(f->s, 0, NULL, NULL, NULL), LI_EINVAL);
+    assert_int_equal(store_marking_def_get(f->s, NULL, &sub, NULL, NULL, NULL),
+                     LI_EINVAL);
+}
+
+/* Visibility with marking sets as the policy passes them: the submitter
+ * always sees its own, others only the listed sets; an empty list (not
+ * NULL) means "own objects only"; "last" is the last visible version. */
+static void test_visible_sets(void **state)
+{
+    struct fx *f = *state;
+    struct store_obj o[3];
+    const char *id = "indicator--00000000-0000-4000-8000-0000000000aa";
+    char j[3][128];
+    int res[3];
+    int64_t added[3];
+    struct store_query q;
+    int64_t vis_all[] = {0, 5}, vis0[] = {0}, none[1] = {0};
+    int more = 1;
+    struct rows *rw = calloc(1, sizeof(*rw));
+
+    memset(o, 0, sizeof(o));
+    for (int i = 0; i < 3; i++) {
+        make_json(j[i], sizeof(j[i]), id, i + 1);
+        o[i].stix_id = id;
+        o[i].type = "indicator";
+        o[i].spec_version = "2.1";
+        o[i].version_us = i + 1;
+        o[i].json = j[i];
+        o[i].json_len = strlen(j[i]);
+    }
+    o[1].marking_set = 5; /* v2 restricted */
+    o[2].marking_set = 6; /* v3 more restricted */
+    assert_int_equal(
+        store_put(f->s, f->coll[0], 1, o, 3, res, added, NULL), 0);
+
+    memset(&q, 0, sizeof(q));
+    q.coll_id = f->coll[0];
+    q.after_us = INT64_MIN;
+    q.version_flags = STORE_V_LAST;
+    q.limit = 10;
+    q.want_json = 1;
+    q.reader_partner = 2;
+    q.visible_sets = vis_all;
+    q.n_visible_sets = 2;
+    /* reader 2 sees sets 0 and 5: "last" is v2, never v3 */
+    assert_int_equal(store_query(f->s, &q, rows_fn, rw, &more, NULL), 0);
+    assert_int_equal(more, 0);
+    assert_int_equal(rw->n, 1);
+    assert_int_equal(rw->r[0].version_us, 2);
+    assert_int_equal(rw->r[0].marking_set, 5);
+    assert_int_equal(rw->r[0].submitter, 1);
+    /* limit 1 and more: exact although a hidden version follows */
+    q.version_flags = STORE_V_ALL;
+    q.limit = 2;
+    more = 1;
+    rw->n = 0;
+    assert_int_equal(store_query(f->s, &q, rows_fn, rw, &more, NULL), 0);
+    assert_int_equal(rw->n, 2);
+    assert_int_equal(more, 0);
+    q.limit = 1;
+    rw->n = 0;
+    assert_int_equal(store_query(f->s, &q, rows_fn, rw, &more, NULL), 0);
+    assert_int_equal(rw->n, 1);
+    assert_int_equal(more, 1);
+    free(rw);
+    q.limit = 10;
+    q.version_flags = STORE_V_ALL;
+    {
+        size_t c = 0;
+        assert_int_equal(store_query(f->s, &q, count_fn, &c, NULL, NULL), 0);
+        assert_int_equal(c, 2);
+        q.visible_sets = vis0;
+        q.n_visible_sets = 1;
+        c = 0;
+        assert_int_equal(store_query(f->s, &q, count_fn, &c, NULL, NULL), 0);
+        assert_int_equal(c, 1);
+        /* an empty list is not "no filter" */
+        q.visible_sets = none;
+        q.n_visible_sets = 0;
+        c = 0;
+        assert_int_equal(store_query(f->s, &q, count_fn, &c, NULL, NULL), 0);
+        assert_int_equal(c, 0);
+        /* ... but the submitter sees its own */
+        q.reader_partner = 1;
+        c = 0;
+        assert_int_equal(store_query(f->s, &q, count_fn, &c, NULL, NULL), 0);
+        assert_int_equal(c, 3);
+    }
+    /* delete by a reader who sees only set 0 removes v1 only */
+    {
+        size_t nd = 0, c = 0;
+        q.reader_partner = 2;
+        q.visible_sets = vis0;
+        q.n_visible_sets = 1;
+        assert_int_equal(store_delete(f->s, &q, id, &nd, NULL), 0);
+        assert_int_equal(nd, 1);
+        assert_int_equal(store_delete(f->s, &q, id, &nd, NULL), 0);
+        assert_int_equal(nd, 0);
+        q.reader_partner = 1;
+        assert_int_equal(store_query(f->s, &q, count_fn, &c, NULL, NULL), 0);
+        assert_int_equal(c, 2);
+    }
+}
+
 static void test_secret(void **state)
 {
     struct fx *f = *state;
@@ -2123,6 +2428,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_io_fault_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_marking_sets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_marking_defs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_visible_sets, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

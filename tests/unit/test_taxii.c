@@ -1820,6 +1820,215 @@ struct conc {
     int seen;
 };
 
+
+/* ------------------------------------------------------------------ */
+/* Releasability (issue 4): ingest rules and enforcement on every read  */
+/* ------------------------------------------------------------------ */
+
+#define REL_USA "marking-definition--1d2c3b4a-0000-4000-8000-00000000aaaa"
+#define TLP_RED "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
+#define NEVER "marking-definition--1d2c3b4a-0000-4000-8000-00000000ffff"
+
+static const char rel_usa_def[] =
+    "{\"type\":\"marking-definition\",\"spec_version\":\"2.1\","
+    "\"id\":\"" REL_USA "\",\"created\":\"2025-01-01T00:00:00.000Z\","
+    "\"extensions\":{\"extension-definition--3a65884d-005a-4290-8335-"
+    "cb2d778a83ce\":{\"extension_type\":\"property-extension\","
+    "\"identifier\":\"isa:x\",\"create_date_time\":\"2025-01-01T00:00:00Z\","
+    "\"responsible_entity_custodian\":\"USA.A\",\"policy_reference\":"
+    "\"urn:isa:policy:acs:ns:v3.0?privdefault=deny&sharedefault=deny\","
+    "\"control_set\":{\"classification\":\"U\","
+    "\"permitted_nationalities\":[\"USA\"]}}}}";
+
+/* An indicator k with extra members (",..." or ""). */
+static void marked(char *out, size_t n, int k, const char *extra)
+{
+    snprintf(out, n,
+             "{\"type\":\"indicator\",\"spec_version\":\"2.1\","
+             "\"id\":\"indicator--00000000-0000-4000-8000-%012d\","
+             "\"created\":\"2020-01-01T00:00:00.000Z\","
+             "\"modified\":\"2020-01-01T00:00:00.000Z\",\"name\":\"n%d\","
+             "\"pattern\":\"[ipv4-addr:value = '10.0.0.1']\","
+             "\"pattern_type\":\"stix\","
+             "\"valid_from\":\"2020-01-01T00:00:00.000Z\"%s}",
+             k, k, extra);
+}
+
+static int has_id(struct fixture *f, const char *key, int k)
+{
+    char id[80];
+    json_t *a = json_object_get(f->json, key), *o;
+    size_t i;
+    obj_id(id, sizeof id, "indicator", k);
+    json_array_foreach(a, i, o) {
+        const char *x = json_is_string(o) ? json_string_value(o)
+                                          : jsonx_str(o, "id");
+        if (x && !strcmp(x, id))
+            return 1;
+    }
+    return 0;
+}
+
+static void test_releasability(void **state)
+{
+    struct fixture *f = *state;
+    char objs[6][1400], *pp[6], path[256], id[80];
+    const char *lim1[] = {"limit=1", NULL};
+    const char *lim3[] = {"limit=3", NULL};
+    json_t *o;
+
+    /* alice (USA) posts: the REL TO USA definition, k1 unmarked, k2 REL TO
+     * USA, k3 an unknown ref, k4 REL TO USA on the optional name only, k5
+     * TLP:RED */
+    li_strlcpy(objs[0], rel_usa_def, sizeof objs[0]);
+    marked(objs[1], sizeof objs[1], 1, "");
+    marked(objs[2], sizeof objs[2], 2,
+           ",\"object_marking_refs\":[\"" REL_USA "\"]");
+    marked(objs[3], sizeof objs[3], 3,
+           ",\"object_marking_refs\":[\"" NEVER "\"]");
+    marked(objs[4], sizeof objs[4], 4,
+           ",\"granular_markings\":[{\"marking_ref\":\"" REL_USA
+           "\",\"selectors\":[\"name\"]}]");
+    marked(objs[5], sizeof objs[5], 5,
+           ",\"object_marking_refs\":[\"" TLP_RED "\"]");
+    for (int i = 0; i < 6; i++)
+        pp[i] = objs[i];
+    assert_int_equal(post_objs(f, f->rw, pp, 6), 6);
+
+    /* alice, the submitter, sees all six */
+    coll_path(path, sizeof path, "api1", f->rw, "objects/");
+    assert_int_equal(get(f, path, NULL), 200);
+    assert_int_equal(n_objects(f, "objects"), 6);
+    /* bob (FRA): the definition, k1, and k4 without its name */
+    assert_int_equal(get_as(f, &f->bob, path, NULL), 200);
+    assert_int_equal(n_objects(f, "objects"), 3);
+    assert_true(has_id(f, "objects", 1) && has_id(f, "objects", 4));
+    assert_false(has_id(f, "objects", 2) || has_id(f, "objects", 3) ||
+                 has_id(f, "objects", 5));
+    {
+        size_t i;
+        int seen4 = 0;
+        json_array_foreach(json_object_get(f->json, "objects"), i, o) {
+            obj_id(id, sizeof id, "indicator", 4);
+            if (strcmp(jsonx_str(o, "id"), id))
+                continue;
+            seen4 = 1;
+            assert_null(json_object_get(o, "name"));
+            assert_null(json_object_get(o, "granular_markings"));
+            assert_non_null(json_object_get(o, "pattern"));
+        }
+        assert_true(seen4);
+    }
+    /* exact pages: 3 visible rows, limit 3 -> one full page, more false */
+    assert_int_equal(get_as(f, &f->bob, path, lim3), 200);
+    assert_int_equal(n_objects(f, "objects"), 3);
+    assert_false(more(f));
+    /* limit 1: three pages of one, the last with more false */
+    {
+        const char *pg[3] = {"limit=1", NULL, NULL};
+        char nx[128];
+        int pages = 0;
+        for (;;) {
+            assert_int_equal(get_as(f, &f->bob, path, pg), 200);
+            assert_int_equal(n_objects(f, "objects"), 1);
+            pages++;
+            if (!more(f))
+                break;
+            snprintf(nx, sizeof nx, "next=%s", jsonx_str(f->json, "next"));
+            pg[1] = nx;
+        }
+        assert_int_equal(pages, 3);
+    }
+    (void)lim1;
+    /* manifest */
+    coll_path(path, sizeof path, "api1", f->rw, "manifest/");
+    assert_int_equal(get_as(f, &f->bob, path, NULL), 200);
+    assert_int_equal(n_objects(f, "objects"), 3);
+    assert_false(has_id(f, "objects", 2));
+    /* by id and versions: 404 for what bob may not see, never 403 */
+    for (int k = 1; k <= 5; k++) {
+        int visible = k == 1 || k == 4;
+        char rest[160];
+        obj_id(id, sizeof id, "indicator", k);
+        snprintf(rest, sizeof rest, "objects/%s/", id);
+        coll_path(path, sizeof path, "api1", f->rw, rest);
+        assert_int_equal(get_as(f, &f->bob, path, NULL), visible ? 200 : 404);
+        assert_int_equal(get(f, path, NULL), 200);
+        snprintf(rest, sizeof rest, "objects/%s/versions/", id);
+        coll_path(path, sizeof path, "api1", f->rw, rest);
+        assert_int_equal(get_as(f, &f->bob, path, NULL), visible ? 200 : 404);
+    }
+    /* match[id] of a hidden object: an empty page, not an error */
+    {
+        char m[128];
+        const char *pm[] = {m, NULL};
+        obj_id(id, sizeof id, "indicator", 2);
+        snprintf(m, sizeof m, "match[id]=%s", id);
+        coll_path(path, sizeof path, "api1", f->rw, "objects/");
+        assert_int_equal(get_as(f, &f->bob, path, pm), 200);
+        assert_int_equal(n_objects(f, "objects"), 0);
+    }
+}
+
+static void test_release_ingest_rules(void **state)
+{
+    struct fixture *f = *state;
+    char o[1400], *p = o, path[256];
+    struct li_err e = {0};
+    json_t *fl;
+
+    assert_int_equal(store_partner_add(f->s, "carol", "GBR", "GBR.C",
+                                       "identity--00000000-0000-4000-8000-"
+                                       "00000000c0c0",
+                                       &e),
+                     0);
+    /* created_by_ref naming another partner's identity */
+    marked(o, sizeof o, 70,
+           ",\"created_by_ref\":\"identity--00000000-0000-4000-8000-"
+           "00000000c0c0\"");
+    assert_int_equal(post_objs(f, f->rw, &p, 1), 0);
+    fl = json_object_get(f->json, "failures");
+    assert_int_equal(json_array_size(fl), 1);
+    assert_non_null(strstr(jsonx_str(json_array_get(fl, 0), "message"),
+                           "created_by_ref"));
+    /* an identity nobody claims is fine */
+    marked(o, sizeof o, 71,
+           ",\"created_by_ref\":\"identity--00000000-0000-4000-8000-"
+           "00000000dddd\"");
+    assert_int_equal(post_objs(f, f->rw, &p, 1), 1);
+    /* malformed markings: a per-object failure */
+    marked(o, sizeof o, 72, ",\"object_marking_refs\":[\"nope\"]");
+    assert_int_equal(post_objs(f, f->rw, &p, 1), 0);
+    assert_non_null(strstr(jsonx_str(json_array_get(
+                               json_object_get(f->json, "failures"), 0),
+                               "message"),
+                           "markings"));
+    /* alice posts the definition; bob may not replace it (collection b2 of
+     * api2, where bob writes), but may repost it unchanged */
+    p = (char *)rel_usa_def;
+    assert_int_equal(post_objs(f, f->rw, &p, 1), 1);
+    {
+        char other[1400];
+        struct rq r = {0};
+        const char *q = strstr(rel_usa_def, "[\"USA\"]");
+        size_t at = (size_t)(q - rel_usa_def);
+        snprintf(other, sizeof other, "{\"objects\":[%.*s[\"FRA\"]%s]}",
+                 (int)at, rel_usa_def, q + 7);
+        r.method = "POST";
+        r.ctype = TAXII_MEDIA;
+        r.who = &f->bob;
+        r.body = other;
+        coll_path(path, sizeof path, "api2", f->b2, "objects/");
+        assert_int_equal(run(f, &r, path, NULL), 202);
+        assert_int_equal(
+            json_integer_value(json_object_get(f->json, "failure_count")), 1);
+        snprintf(other, sizeof other, "{\"objects\":[%s]}", rel_usa_def);
+        assert_int_equal(run(f, &r, path, NULL), 202);
+        assert_int_equal(
+            json_integer_value(json_object_get(f->json, "success_count")), 1);
+    }
+}
+
 static void *conc_writer(void *arg)
 {
     struct conc *c = arg;
@@ -1942,6 +2151,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_releasability, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_release_ingest_rules, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_param_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cursor, setup, teardown),
