@@ -10,6 +10,7 @@
 #include "core/time.h"
 #include "core/util.h"
 #include "http/http.h"
+#include "policy/audit.h"
 #include "policy/policy.h"
 #include "store/store.h"
 #include "taxii/taxii.h"
@@ -292,6 +293,7 @@ int main(int argc, char **argv)
     struct store *store = NULL;
     struct policy *policy = NULL;
     struct taxii *taxii = NULL;
+    struct audit *audit = NULL;
     struct http_server *http = NULL;
     struct store_opts so;
     struct taxii_opts to;
@@ -347,6 +349,13 @@ int main(int argc, char **argv)
     to.default_root = c.default_root;
     to.limits = c.lim;
     to.no_stix_validation = c.no_stix_validation;
+    rc = audit_new(store, &audit, &e);
+    if (rc) {
+        fprintf(stderr, "liaisond: cannot start the audit trail: %s\n",
+                e.msg);
+        goto out;
+    }
+    to.audit = audit;
     rc = taxii_new(store, policy, &to, &taxii, &e);
     if (rc) {
         fprintf(stderr, "liaisond: %s\n", e.msg);
@@ -395,6 +404,8 @@ out:
         http_stop(http);
     if (taxii)
         taxii_free(taxii);
+    if (audit)
+        audit_free(audit);   /* writes what is still queued */
     if (policy)
         policy_free(policy);
     if (store)

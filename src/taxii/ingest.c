@@ -37,6 +37,7 @@
 #include "json/jsonx.h"
 #include "policy/marking.h"
 #include "policy/policy.h"
+#include "policy/audit.h"
 #include "stix/stix.h"
 
 #include <stdio.h>
@@ -394,6 +395,18 @@ void taxii_post_objects(struct taxii_ctx *c)
             li_error("taxii: store_put (%zu objects): %s", n_ok, e.msg);
             taxii_fail_code(resp, rc, &e);
             goto out;
+        }
+        /* The object rows themselves record submitter and date_added in
+         * the same transaction; the audit trail gets a copy per new
+         * version, written asynchronously. */
+        if (t->audit) {
+            char detail[160];
+            snprintf(detail, sizeof detail, "added to collection %s",
+                     c->coll->uuid);
+            for (i = 0; i < n_ok; i++)
+                if (result[i] == STORE_ADDED)
+                    audit_log(t->audit, AUDIT_WRITE, req->who->partner_name,
+                              objs[i].stix_id, detail);
         }
     }
 

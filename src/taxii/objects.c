@@ -32,6 +32,7 @@
 
 #include "core/log.h"
 #include "json/jsonx.h"
+#include "policy/audit.h"
 #include "policy/policy.h"
 
 #include <stdio.h>
@@ -98,12 +99,23 @@ static int add_redacted(struct page *p, const struct store_row *row,
         li_error("taxii: redact %s: %s", row->stix_id, e.msg);
         goto out;
     }
-    if (verdict == MARK_ALLOW)
+    if (verdict == MARK_ALLOW) {
         rc = li_buf_add(p->b, row->json, row->json_len);
-    else if (verdict == MARK_ALLOW_REDACTED && copy)
+    } else if (verdict == MARK_ALLOW_REDACTED && copy) {
         rc = jsonx_dump(copy, p->b);
-    else
+        if (!rc && t->audit)
+            audit_log(t->audit, AUDIT_REDACT, p->c->req->who->partner_name,
+                      row->stix_id,
+                      "granular markings exclude the reader: marked parts "
+                      "removed");
+    } else {
         *skip = 1; /* should not happen: the set's verdict was "redact" */
+        if (t->audit)
+            audit_log(t->audit, AUDIT_DENY, p->c->req->who->partner_name,
+                      row->stix_id,
+                      "withheld: a granular marking that excludes the "
+                      "reader covers a required property");
+    }
 out:
     if (copy)
         json_decref(copy);
@@ -417,6 +429,32 @@ static int object_exists(struct taxii_ctx *c, const char *object,
     return n > 0;
 }
 
+/* The reader asked for an object by id and got 404: when the object does
+ * exist in the collection (so the 404 is the markings' doing), record the
+ * denial in the audit trail. */
+static void audit_hidden(struct taxii_ctx *c, const char *object)
+{
+    struct store_query q;
+    const char *ids[1] = {object};
+    size_t n = 0;
+
+    if (!c->t->audit)
+        return;
+    memset(&q, 0, sizeof q);
+    q.coll_id = c->coll->id;
+    q.after_us = INT64_MIN;
+    q.ids = ids;
+    q.n_ids = 1;
+    q.version_flags = STORE_V_ALL;
+    q.limit = 1;
+    /* visible_sets NULL: every version, for this check only; nothing of
+     * what it finds leaves the server. */
+    if (store_query(c->t->store, &q, count_row, &n, NULL, NULL) == 0 && n)
+        audit_log(c->t->audit, AUDIT_DENY, c->req->who->partner_name, object,
+                  "not releasable to the reader under its markings "
+                  "(answered 404)");
+}
+
 static void get_by_id(struct taxii_ctx *c, int versions)
 {
     const char *object = c->route->object;
@@ -458,8 +496,10 @@ static void get_by_id(struct taxii_ctx *c, int versions)
         if (!again && c->resp->status == 200 &&
             !c->resp->date_added_first[0] && !f.next) {
             rc = object_exists(c, object, &v);
-            if (rc == 0)
+            if (rc == 0) {
+                audit_hidden(c, object);
                 taxii_fail(c->resp, TAXII_C_NOT_FOUND, "no such object");
+            }
         }
         policy_view_release(&v);
         if (!again)
@@ -512,6 +552,7 @@ void taxii_delete_object(struct taxii_ctx *c)
         li_error("taxii: delete %s: %s", object, e.msg);
         taxii_fail_code(c->resp, rc, &e);
     } else if (n == 0) {
+        audit_hidden(c, object);
         taxii_fail(c->resp, TAXII_C_NOT_FOUND, "no such object or version");
     } else {
         li_info("taxii: %s deleted %zu version(s) of %s", c->req->who->user,

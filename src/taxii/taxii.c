@@ -54,6 +54,7 @@ int taxii_new(struct store *s, struct policy *p, const struct taxii_opts *o,
     t->default_root = dup_opt(o->default_root);
     t->limits = o->limits;
     t->stix_validation = !o->no_stix_validation;
+    t->audit = o->audit;
     if (t->limits.page_max == 0)
         t->limits.page_max = 1;
     if (t->limits.page_default == 0)

@@ -42,6 +42,7 @@
 #define STIX_MEDIA "application/stix+json;version=2.1"
 
 struct taxii;
+struct audit;
 
 struct taxii_opts {
     const char *title;          /* discovery title */
@@ -49,6 +50,8 @@ struct taxii_opts {
     const char *contact;        /* may be NULL */
     const char *default_root;   /* API root name for discovery's default, NULL: none */
     struct li_limits limits;    /* copied */
+    struct audit *audit;        /* audit trail (policy/audit.h) or NULL;
+                                   borrowed, must outlive the handle */
     int no_stix_validation;     /* 1: only the TAXII-level checks at ingest
                                    (benchmark comparison); 0: full STIX 2.1
                                    validation of every posted object */

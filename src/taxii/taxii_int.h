@@ -32,6 +32,7 @@ struct taxii {
     char *default_root;         /* NULL: none */
     struct li_limits limits;
     int stix_validation;        /* run stix_validate() on posted objects */
+    struct audit *audit;        /* NULL: no audit trail */
     uint8_t cursor_key[32];     /* store_secret(s, "cursor") */
 };
 
