@@ -536,11 +536,18 @@ int sq_vflags_fix(struct store *s, int64_t coll_id, const char *stix_id,
 /* store_put: jobs, the writer thread, group commit                    */
 /* ------------------------------------------------------------------ */
 
+/* A job is either a batch of object versions (store_put) or one status
+ * resource (store_status_put, status_id set): both ride the same group
+ * commit, so a status costs no transaction of its own. */
 struct sq_job {
     int64_t coll_id;
     int64_t submitter;
     const struct store_obj *objs;
     size_t n;
+    const char *status_id;      /* status job: its fields */
+    int64_t st_root, st_partner, st_created;
+    const char *st_json;
+    size_t st_len;
     int *result; /* job-owned, copied out on success */
     int64_t *added;
     int rc;
@@ -668,6 +675,28 @@ static int savepoint(struct store *s, const char *sql, struct li_err *e)
     return 0;
 }
 
+/* Keep one status resource; the caller holds wmu inside a transaction. */
+static int put_status(struct store *s, const struct sq_job *j,
+                      struct li_err *e)
+{
+    sqlite3_stmt *st;
+    int rc = sq_stmt(s->wdb, &s->wcache,
+                     "INSERT OR REPLACE INTO status(api_root_id, id,"
+                     " partner_id, created_us, json)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5)",
+                     &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, j->st_root);
+    sqlite3_bind_text(st, 2, j->status_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, j->st_partner);
+    sqlite3_bind_int64(st, 4, j->st_created);
+    sqlite3_bind_text(st, 5, j->st_json, (int)j->st_len, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : sq_fail(e, s->wdb, rc, "status put");
+}
+
 /* One job inside the group transaction, under its own savepoint so that a
  * failing batch does not take the others down with it. */
 static void run_job(struct store *s, struct sq_job *j)
@@ -677,6 +706,8 @@ static void run_job(struct store *s, struct sq_job *j)
 
     if (rc)
         goto out;
+    if (j->status_id)
+        rc = put_status(s, j, &j->err);
     for (size_t i = 0; i < j->n && rc == 0; i++)
         rc = put_one(s, j, &j->objs[i], &j->result[i], &j->added[i], &j->err);
     if (rc && !sqlite3_get_autocommit(s->wdb)) {
@@ -755,6 +786,46 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Queue a job for the writer and wait until its group has committed (or
+ * failed). Returns the job's result code. */
+static int run_queued(struct store *s, struct sq_job *job)
+{
+    pthread_mutex_lock(&s->qmu);
+    if (s->qtail)
+        s->qtail->next = job;
+    else
+        s->qhead = job;
+    s->qtail = job;
+    pthread_cond_signal(&s->qcv);
+    while (!job->done)
+        pthread_cond_wait(&s->donecv, &s->qmu);
+    pthread_mutex_unlock(&s->qmu);
+    return job->rc;
+}
+
+int store_status_put(struct store *s, const char *id, int64_t api_root_id,
+                     int64_t partner_id, int64_t created_us, const char *json,
+                     size_t json_len, struct li_err *e)
+{
+    struct sq_job job;
+    int rc;
+
+    if (!s || !id || !*id || strlen(id) >= SQ_STATUS_ID_MAX || !json ||
+        json_len > INT32_MAX)
+        return li_err_set(e, LI_EINVAL, "store_status_put: bad arguments");
+    memset(&job, 0, sizeof(job));
+    job.status_id = id;
+    job.st_root = api_root_id;
+    job.st_partner = partner_id;
+    job.st_created = created_us;
+    job.st_json = json;
+    job.st_len = json_len;
+    rc = run_queued(s, &job);
+    if (rc && e)
+        *e = job.err;
+    return rc;
+}
+
 int store_put(struct store *s, int64_t coll_id, int64_t submitter,
               const struct store_obj *objs, size_t n, int *result,
               int64_t *date_added_us, struct li_err *e)
@@ -785,18 +856,7 @@ int store_put(struct store *s, int64_t coll_id, int64_t submitter,
     job.result = li_xcalloc(n, sizeof(*job.result));
     job.added = li_xcalloc(n, sizeof(*job.added));
 
-    pthread_mutex_lock(&s->qmu);
-    if (s->qtail)
-        s->qtail->next = &job;
-    else
-        s->qhead = &job;
-    s->qtail = &job;
-    pthread_cond_signal(&s->qcv);
-    while (!job.done)
-        pthread_cond_wait(&s->donecv, &s->qmu);
-    pthread_mutex_unlock(&s->qmu);
-
-    rc = job.rc;
+    rc = run_queued(s, &job);
     if (rc) {
         if (e)
             *e = job.err;

@@ -18,7 +18,6 @@
 
 #include "core/util.h"
 
-#define SQ_STATUS_ID_MAX 128
 #define SQ_SECRET_NAME_MAX 64
 
 /* ------------------------------------------------------------------ */
@@ -721,39 +720,6 @@ int store_grant_set(struct store *s, const char *partner_name,
 /* ------------------------------------------------------------------ */
 /* Status resources                                                    */
 /* ------------------------------------------------------------------ */
-
-int store_status_put(struct store *s, const char *id, int64_t api_root_id,
-                     int64_t partner_id, int64_t created_us, const char *json,
-                     size_t json_len, struct li_err *e)
-{
-    sqlite3_stmt *st;
-    int rc;
-
-    if (!s || !id || !*id || strlen(id) >= SQ_STATUS_ID_MAX || !json ||
-        json_len > INT32_MAX)
-        return li_err_set(e, LI_EINVAL, "store_status_put: bad arguments");
-    pthread_mutex_lock(&s->wmu);
-    /* a single statement in autocommit mode is its own transaction */
-    rc = sq_stmt(s->wdb, &s->wcache,
-                 "INSERT OR REPLACE INTO status(api_root_id, id, partner_id,"
-                 " created_us, json) VALUES(?1, ?2, ?3, ?4, ?5)",
-                 &st, e);
-    if (rc)
-        goto out;
-    sqlite3_bind_int64(st, 1, api_root_id);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, partner_id);
-    sqlite3_bind_int64(st, 4, created_us);
-    sqlite3_bind_text(st, 5, json, (int)json_len, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    rc = rc == SQLITE_DONE ? 0 : sq_fail(e, s->wdb, rc, "status put");
-    if (rc == 0)
-        sq_wcheckpoint(s);
-out:
-    pthread_mutex_unlock(&s->wmu);
-    return rc;
-}
 
 int store_status_get(struct store *s, const char *id, int64_t api_root_id,
                      char **json_out, size_t *len_out, int64_t *partner_id_out,

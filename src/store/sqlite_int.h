@@ -32,9 +32,11 @@
 #define SQ_STMT_CACHE 48 /* prepared statements kept per connection */
 #define SQ_BUSY_TIMEOUT_MS 10000
 #define SQ_DEFAULT_CKPT_BYTES (64 * 1024 * 1024)
-/* The writer touches random pages of objects_version on every insert: give
- * it a cache big enough to hold that index's hot part (64 MiB). */
-#define SQ_WRITER_CACHE_KB (64 * 1024)
+/* The writer touches random pages of objects_version on every insert. 64 MiB
+ * of cache kept the server's RSS above the 64 MB target; 16 MiB measured
+ * no worse per object up to 1M objects (docs/bench.md). */
+#define SQ_WRITER_CACHE_KB (16 * 1024)
+#define SQ_STATUS_ID_MAX 128  /* longest status id kept */
 
 /* Bits of objects.vflags: a hint kept by the writer so that "last"/"first"
  * need a sub-query only for objects that really have several versions. */
