@@ -178,9 +178,9 @@ int store_audit_query(struct store *s, int64_t since_us, const char *partner,
     rc = prep_read(
         c->db,
         partner ? "SELECT ts_us, kind, partner, object, detail FROM audit_log"
-                  " WHERE partner=?2 AND ts_us>=?1 ORDER BY seq"
+                  " WHERE partner=?2 AND ts_us>=?1 ORDER BY ts_us, seq"
                 : "SELECT ts_us, kind, partner, object, detail FROM audit_log"
-                  " WHERE ts_us>=?1 ORDER BY seq",
+                  " WHERE ts_us>=?1 ORDER BY ts_us, seq",
         &st, e);
     if (rc || !st)
         goto out;
