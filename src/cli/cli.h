@@ -9,5 +9,9 @@
 /* argv[0] is the sub-command name ("admin", "validate", ...). */
 int cli_admin(int argc, char **argv);      /* admin.c */
 int cli_validate(int argc, char **argv);   /* validate.c */
+int cli_discover(int argc, char **argv);   /* taxii_cmds.c */
+int cli_collections(int argc, char **argv); /* taxii_cmds.c */
+int cli_push(int argc, char **argv);       /* taxii_cmds.c */
+int cli_pull(int argc, char **argv);       /* taxii_cmds.c */
 
 #endif

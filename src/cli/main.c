@@ -11,6 +11,10 @@ static const struct {
 } cmds[] = {
     {"admin", cli_admin, "administer a hub's data directory"},
     {"validate", cli_validate, "validate STIX 2.1 objects and patterns"},
+    {"discover", cli_discover, "show a TAXII server's API roots"},
+    {"collections", cli_collections, "list an API root's collections"},
+    {"push", cli_push, "add objects from files to a collection"},
+    {"pull", cli_pull, "read a collection's objects (resumable)"},
 };
 
 static void usage(FILE *f)
@@ -18,7 +22,7 @@ static void usage(FILE *f)
     size_t i;
     fprintf(f, "usage: liaison COMMAND [ARGS...]\n\ncommands:\n");
     for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-        fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+        fprintf(f, "  %-12s %s\n", cmds[i].name, cmds[i].help);
     fprintf(f, "\n'liaison COMMAND --help' tells more.\n");
 }
 

@@ -35,7 +35,7 @@ int li_buf_vaddf(struct li_buf *b, const char *fmt, va_list ap);
 int li_buf_add_jsonstr(struct li_buf *b, const char *s, size_t n);
 /* Make sure at least n more bytes fit without reallocating. */
 int li_buf_reserve(struct li_buf *b, size_t n);
-/* Drop the last n bytes (n <= len). */
+/* Shorten the contents to len bytes (no-op when len >= b->len). */
 void li_buf_truncate(struct li_buf *b, size_t len);
 /* Empty the buffer, keep the allocation. */
 void li_buf_clear(struct li_buf *b);

@@ -12,7 +12,11 @@ paths under it, so one server plays every scenario at once:
 
 Scenarios (NAME) and their keys:
   ok            well-behaved: n objects (default 25), pages of at most
-                `page` (10) with next; honours added_after, limit, match[type]
+                `page` (10) with next; honours added_after, limit, match[type];
+                nohdr=1: no X-TAXII-Date-Added-* headers; ct=...: answer
+                with this (equivalent) TAXII content type; slownext=S:
+                pages after the first take S seconds; tie=K: K objects
+                share each date_added
   nonext        more without next; honours added_after (proper fallback)
   nonext_nohdr  more without next and without X-TAXII-Date-Added-Last
   nonext_same   more without next, always the same page and headers
@@ -128,6 +132,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # ---- plumbing ----
     def send(self, code, body, ctype=TAXII, headers=None, raw=False):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        if ctype == TAXII and getattr(self, "ct_override", None):
+            ctype = self.ct_override
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         for k, v in (headers or {}).items():
@@ -171,7 +177,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.error(404, "no scenario")
         spec = parts[2].split(",")
         name = spec[0]
-        kv = dict(p.split("=", 1) for p in spec[1:] if "=" in p)
+        kv = dict((k, urllib.parse.unquote(v)) for k, v in
+                  (p.split("=", 1) for p in spec[1:] if "=" in p))
         rest = "/".join(parts[3:])
         st = STATE.st(name)
         cid = id(self.connection)
@@ -185,6 +192,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # ---- scenarios ----
     def scenario(self, method, name, kv, rest, q, st, n_req):
+        self.ct_override = kv.get("ct") if name == "ok" else None
         fail = int(kv.get("fail", "1000000000"))
         if n_req > int(kv.get("breakafter", "1000000000")):
             return self.send(500, {"title": "Internal error", "http_status": "500"})
@@ -291,13 +299,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         after = q.get("added_after", [None])[0]
         nxt = q.get("next", [None])[0]
         types = q.get("match[type]", [None])[0]
-        # date_added of object i is ts(i + 1)
+        # date_added of object i is ts(i + 1); with tie=K, ts(i // K + 1):
+        # K objects share each instant (as one POST does on medallion)
+        tie = int(kv.get("tie", "1"))
+        da = lambda i: i // tie + 1  # noqa: E731
         allobjs = [(i, make_obj(i)) for i in range(n)]
         if types:
             allobjs = [(i, o) for i, o in allobjs if o["type"] in types.split(",")]
         if after:
             a = parse_ts(after)
-            allobjs = [(i, o) for i, o in allobjs if i + 1 > a]
+            allobjs = [(i, o) for i, o in allobjs if da(i) > a]
         start = 0
         if name == "endless":
             k = int(nxt or "0")
@@ -314,15 +325,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.page([make_obj(k)], True, str(k + 1), ts(100 - k), ts(100 - k))
         if nxt:
             start = int(nxt)
+            if kv.get("slownext"):
+                self.wait(float(kv["slownext"]))
         chunk = allobjs[start:start + page]
         more = start + page < len(allobjs)
-        first = ts(chunk[0][0] + 1) if chunk else None
-        last = ts(chunk[-1][0] + 1) if chunk else None
+        first = ts(da(chunk[0][0])) if chunk else None
+        last = ts(da(chunk[-1][0])) if chunk else None
         objs = [o for _, o in chunk]
         if name == "nonext":
             return self.page(objs, more, None, first, last)
         if name == "nonext_nohdr":
             return self.page(objs, more, None, None, None)
+        if kv.get("nohdr"):
+            first = last = None
         return self.page(objs, more, str(start + page) if more else None, first, last,
                          gz=(name == "gzip"))
 
