@@ -19,6 +19,12 @@
  *            earlier position ("random"); every answer must be 200 with 100
  *            objects.
  *   memory   the server's VmRSS and VmHWM (/proc/PID/status) after each phase.
+ *   validation  (issue 3) the same envelopes ingested into fresh stores
+ *            with liaisond's full STIX 2.1 validation and with
+ *            --no-stix-validation (4 rounds, alternating order): objects/s
+ *            and server CPU per object of each, and the drop (target < 20%).
+ *            Generated objects are first checked with stix_validate() (no
+ *            error, no warning), and every envelope must be stored whole.
  *
  * The load generator shares the machine's cores with the server, and other
  * work on the machine changes every wall-clock number: the CPU time per
@@ -32,6 +38,8 @@
  * Environment (all optional):
  *   BUILD              where liaisond and liaison are (default "build")
  *   BENCH_OBJECTS      stop growing at this many objects (default 1000000)
+ *   BENCH_VALIDATION_OBJECTS  objects per mode in the validation phase
+ *                      (default 50000, at most BENCH_OBJECTS; 0 skips it)
  *   BENCH_MAX_SECONDS  time budget (default 240): growing stops early, and
  *                      says so, when the next segment would not fit
  *   BENCH_READ_SECONDS duration of each page phase (default 3)
@@ -51,6 +59,7 @@
  */
 #include "core/time.h"
 #include "core/util.h"
+#include "stix/stix.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -71,6 +80,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OBJS_PER_ENV 100
@@ -81,6 +91,9 @@
 #define TARGET_RSS_MB 64.0
 #define MEDALLION_INGEST 1000.0     /* PERFORMANCE.md reference ceilings */
 #define OPENTAXII_INGEST 600.0
+#define TARGET_VALIDATION_DROP 0.20 /* issue 3: ingest drops < 20% */
+#define VCMP_ROUNDS 4
+#define VCMP_REPEAT 200             /* in-process validations per object */
 #define TMPFS_MAGIC_ 0x01021994
 
 /* ------------------------------------------------------------------ */
@@ -109,7 +122,8 @@ static int rm_entry(const char *path, const struct stat *sb, int flag,
     return 0;
 }
 
-static void cleanup(void)
+/* SIGTERM to the server, SIGKILL after 5 s; no-op when none runs. */
+static void stop_server(void)
 {
     pid_t pid = g.server;
     if (pid > 0) {
@@ -128,6 +142,11 @@ static void cleanup(void)
             waitpid(pid, NULL, 0);
         }
     }
+}
+
+static void cleanup(void)
+{
+    stop_server();
     if (g.dir[0] && !g.keep) {
         nftw(g.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         g.dir[0] = '\0';
@@ -327,9 +346,9 @@ static int find_uuid(const char *s, char out[LI_UUID_LEN + 1])
     return -1;
 }
 
+/* The temporary directory g.dir (logs and hubs). */
 static void setup_data_dir(void)
 {
-    char out[8192];
     const char *parent = getenv("BENCH_DIR");
     struct statfs sf;
     if (!parent || !*parent)
@@ -344,8 +363,16 @@ static void setup_data_dir(void)
     if (statfs(g.dir, &sf) == 0 && sf.f_type == TMPFS_MAGIC_)
         printf("WARNING: %s is on tmpfs: commits are not really durable\n",
                g.dir);
+}
 
-    snprintf(g.hub, sizeof(g.hub), "%s/hub", g.dir);
+/* A hub in g.dir/name set up with `liaison admin`: g.hub, g.coll, g.token,
+ * g.auth_header (and, once a server runs on it, g.objects_url) describe it
+ * afterwards. */
+static void setup_hub(const char *name)
+{
+    char out[8192];
+
+    snprintf(g.hub, sizeof(g.hub), "%s/%s", g.dir, name);
     admin(out, sizeof(out), "init", "--data-dir", g.hub, (char *)NULL);
     admin(out, sizeof(out), "api-root", "add", "--data-dir", g.hub, "api",
           "--title", "Bench root", (char *)NULL);
@@ -369,7 +396,7 @@ static void setup_data_dir(void)
              "Authorization: Bearer %s", g.token);
 }
 
-static void start_server(void)
+static void start_server(const char *extra_arg)
 {
     char exe[PATH_MAX + 16], log[PATH_MAX + 32], outp[PATH_MAX + 32];
     char *argv[64];
@@ -389,6 +416,8 @@ static void start_server(void)
     argv[n++] = "--listen";
     argv[n++] = "127.0.0.1:0";
     argv[n++] = "--http";
+    if (extra_arg)
+        argv[n++] = (char *)extra_arg;
     if (ex && *ex) {
         li_strlcpy(extra, ex, sizeof(extra));
         for (char *p = extra; *p && n < 62;) {
@@ -404,6 +433,8 @@ static void start_server(void)
     argv[n] = NULL;
 
     pid_t parent = getpid();
+    g.port = 0;
+    unlink(outp); /* not the readiness line of a previous server */
     pid = fork();
     if (pid < 0)
         die(2, "fork: %s", strerror(errno));
@@ -571,7 +602,7 @@ static int gen_object(char *out, size_t outsz, uint64_t *rng, uint64_t i,
     uuid_v4_fast(rng, id);
     li_time_format(t, 3, created);
     li_time_format(t + (int64_t)(r % 86400) * 1000000, 3, modified);
-    li_time_format(t, 0, valid);
+    li_time_format(t, 3, valid);
     const char *kind = kinds[r % 5];
     const char *fam = families[(r >> 8) % 7];
     return snprintf(
@@ -1037,6 +1068,178 @@ static const char *ok(int cond)
     return cond ? "met" : "MISSED";
 }
 
+/* ---- full STIX validation on vs off (issue 3) ---- */
+
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Every generated object of e's first envelope must pass the hub's own
+ * validator with no error and no warning: the validated run then has to
+ * store all of them, and the comparison measures the checks, not rejects.
+ * Returns the validator's CPU time per object in microseconds (this
+ * thread's CPU time over VCMP_REPEAT passes: what the server pays on top of
+ * parsing, free of the machine's load). */
+static double check_generated(const struct envs *e)
+{
+    json_error_t je;
+    json_t *env = json_loadb(e->text + e->off[0], e->off[1] - e->off[0], 0,
+                             &je);
+    json_t *objs = env ? json_object_get(env, "objects") : NULL;
+    json_t *o;
+    struct stix_report rep;
+    size_t i;
+    if (!json_is_array(objs) || json_array_size(objs) != OBJS_PER_ENV)
+        die(2, "a generated envelope is not {\"objects\": [100 objects]}: %s",
+            env ? "wrong shape" : je.text);
+    stix_report_init(&rep, 0);
+    json_array_foreach(objs, i, o) {
+        stix_report_clear(&rep);
+        stix_validate(o, NULL, &rep);
+        if (rep.n_errors || rep.n_warnings) {
+            const struct stix_finding *f = rep.n ? &rep.findings[0] : NULL;
+            die(2, "generated object %zu is not clean STIX 2.1: %s: %s", i,
+                f ? f->path : "?", f ? f->msg : "?");
+        }
+    }
+    double t0 = thread_cpu_s();
+    for (int k = 0; k < VCMP_REPEAT; k++)
+        json_array_foreach(objs, i, o) {
+            stix_report_clear(&rep);
+            stix_validate(o, NULL, &rep);
+        }
+    double us = (thread_cpu_s() - t0) * 1e6 /
+                (double)(VCMP_REPEAT * OBJS_PER_ENV);
+    stix_report_release(&rep);
+    json_decref(env);
+    return us;
+}
+
+/* POST one indicator that only full validation rejects (confidence 101):
+ * returns its success_count (1 stored, 0 rejected), or -1. Shows that the
+ * server runs in the mode the comparison thinks it does. */
+static int probe_validation(uint64_t *rng)
+{
+    struct rbuf b = {0};
+    struct curl_slist *h;
+    CURL *c = client_new(&b, &h, 1);
+    char id[LI_UUID_LEN + 1], body[1024];
+    long code = 0;
+    int rc = -1;
+    uuid_v4_fast(rng, id);
+    snprintf(body, sizeof(body),
+             "{\"objects\":[{\"type\":\"indicator\",\"spec_version\":"
+             "\"2.1\",\"id\":\"indicator--%s\",\"created\":"
+             "\"2024-01-01T00:00:00.000Z\",\"modified\":"
+             "\"2024-01-01T00:00:00.000Z\",\"pattern\":"
+             "\"[ipv4-addr:value = '192.0.2.1']\",\"pattern_type\":\"stix\","
+             "\"valid_from\":\"2024-01-01T00:00:00.000Z\","
+             "\"confidence\":101}]}", id);
+    curl_easy_setopt(c, CURLOPT_URL, g.objects_url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    if (curl_easy_perform(c) == CURLE_OK) {
+        json_error_t je;
+        json_t *st;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        st = code == 202 && b.p ? json_loadb(b.p, b.len, 0, &je) : NULL;
+        json_t *sc = st ? json_object_get(st, "success_count") : NULL;
+        if (json_is_integer(sc))
+            rc = (int)json_integer_value(sc);
+        json_decref(st);
+    }
+    if (rc < 0)
+        fprintf(stderr, "bench_hub: validation probe: HTTP %ld: %.300s\n",
+                code, b.p ? b.p : "");
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    free(b.p);
+    return rc;
+}
+
+struct vcmp {
+    size_t objects;          /* per mode, over all rounds */
+    double secs[2], cpu_s[2]; /* [0] validation on, [1] off: sums */
+    double obj_s[2], srv_us_per_obj[2];
+    double validator_us;      /* stix_validate() alone, in-process */
+    int done;
+};
+
+/* Ingest n_obj objects into fresh stores twice: with liaisond's default
+ * full STIX validation and with --no-stix-validation. The objects are
+ * split over VCMP_ROUNDS rounds of one fresh hub per mode, the order of the
+ * modes alternating (on/off, off/on, ...) so that a change in the machine's
+ * load during the phase falls on both. The same envelopes go to every hub
+ * (the stores are separate, so the ids are new to each). */
+static void run_validation_compare(size_t n_obj, int clients, uint64_t *rng,
+                                   int64_t base_us, struct vcmp *v)
+{
+    static const char *const arg[2] = {NULL, "--no-stix-validation"};
+    static const char *const name[2] = {"on", "off"};
+    size_t n_env = n_obj / OBJS_PER_ENV / VCMP_ROUNDS;
+    struct envs e;
+    int64_t *sent;
+
+    int64_t t0 = li_time_mono_us();
+
+    if (n_env == 0)
+        n_env = 1;
+    memset(v, 0, sizeof(*v));
+    v->objects = n_env * OBJS_PER_ENV * VCMP_ROUNDS;
+    sent = calloc(n_env, sizeof(int64_t));
+    if (!sent)
+        die(2, "out of memory");
+    gen_envelopes(&e, 0, n_env, rng, base_us);
+    v->validator_us = check_generated(&e);
+    printf("\nfull STIX validation on vs off (issue 3): %zu objects per mode "
+           "in %d rounds, a fresh store each, %d clients\n",
+           v->objects, VCMP_ROUNDS, clients);
+    printf("%-6s %-11s %9s %8s %12s\n", "round", "validation", "obj/s",
+           "mean ms", "srv us/obj");
+    for (int r = 0; r < VCMP_ROUNDS; r++) {
+        for (int k = 0; k < 2; k++) {
+            int m = (r & 1) ? 1 - k : k;
+            char hub[32], os[32];
+            struct seg_result res;
+            snprintf(hub, sizeof(hub), "hub-validation-%s-%d", name[m], r);
+            setup_hub(hub);
+            start_server(arg[m]);
+            memset(&res, 0, sizeof(res));
+            /* run_ingest fails unless every envelope got 202 with
+             * success_count 100: with validation on, every object stored */
+            if (run_ingest(&e, 0, sent, clients, &res) != 0)
+                die(1, "ingest with validation %s failed", name[m]);
+            /* after the clock: the server really is in that mode */
+            int probe = probe_validation(rng);
+            if (probe != m)
+                die(1, "validation %s: an object with confidence 101 was %s",
+                    name[m], probe < 0 ? "not answered properly"
+                             : probe ? "stored" : "rejected");
+            stop_server();
+            nftw(g.hub, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+            v->secs[m] += res.secs;
+            v->cpu_s[m] += res.srv_cpu_us_per_obj *
+                           (double)(n_env * OBJS_PER_ENV) / 1e6;
+            fmt_num(res.obj_s, os, sizeof(os));
+            printf("%-6d %-11s %9s %8.2f %12.1f%s\n", r + 1, name[m], os,
+                   res.mean_ms, res.srv_cpu_us_per_obj,
+                   res.reconnects ? " (reconnects: keep-alive broken!)" : "");
+            fflush(stdout);
+        }
+    }
+    for (int m = 0; m < 2; m++) {
+        v->obj_s[m] = (double)v->objects / v->secs[m];
+        v->srv_us_per_obj[m] = v->cpu_s[m] * 1e6 / (double)v->objects;
+    }
+    v->done = 1;
+    printf("(validation phase: %.0f s)\n",
+           (double)(li_time_mono_us() - t0) / 1e6);
+    envs_free(&e);
+    free(sent);
+}
+
 struct level {
     uint64_t objects;
     struct seg_result ingest;    /* the segment that ended at this level */
@@ -1053,6 +1256,9 @@ int main(void)
     int n_read = (int)env_long("BENCH_READ_CLIENTS", 2, 1, 64);
     int strict = (int)env_long("BENCH_STRICT", 0, 0, 1);
     long budget_s = env_long("BENCH_MAX_SECONDS", 240, 10, 86400);
+    long vcmp_objects = env_long("BENCH_VALIDATION_OBJECTS", 50000, 0,
+                                 10000000);
+    struct vcmp vc;
     int cut_short = 0;
     int status = 0;
     uint64_t rng;
@@ -1088,7 +1294,8 @@ int main(void)
     }
 
     setup_data_dir();
-    start_server();
+    setup_hub("hub");
+    start_server(NULL);
     printf("liaisond pid %d on 127.0.0.1:%d (plain HTTP on loopback: TLS not "
            "measured), data %s\n",
            (int)g.server, g.port, g.dir);
@@ -1238,6 +1445,15 @@ int main(void)
            "of %zu bytes on average. srv us = liaisond CPU time (user+sys) "
            "per object or per random page)\n", avg_bytes);
 
+    /* ---- validation on vs off, on fresh stores ---- */
+    stop_server();
+    memset(&vc, 0, sizeof(vc));
+    if (vcmp_objects > max_objects)
+        vcmp_objects = max_objects;
+    if (vcmp_objects > 0)
+        run_validation_compare((size_t)vcmp_objects, n_ing, &rng, base_us,
+                               &vc);
+
     /* ---- ratios to targets ---- */
     double total_obj = 0, total_s = 0, hwm = m0.hwm_mb, rss = m0.rss_mb;
     for (size_t i = 0; i < n_segs; i++) {
@@ -1301,6 +1517,32 @@ int main(void)
     printf("  memory   peak RSS %.1f MB (VmHWM, start-up included; target "
            "< 64 MB): %s; largest RSS after a phase %.1f MB\n",
            hwm, ok(hwm < TARGET_RSS_MB), rss);
+    double v_drop_cpu = 0, v_drop_wall = 0;
+    if (vc.done) {
+        /* throughput drop = 1 - on/off: by wall clock, and as the CPU-bound
+         * rate (1 / server CPU per object) would drop */
+        v_drop_wall = 1.0 - vc.obj_s[0] / vc.obj_s[1];
+        v_drop_cpu = 1.0 - vc.srv_us_per_obj[1] / vc.srv_us_per_obj[0];
+        char on_s[32], off_s[32];
+        fmt_num(vc.obj_s[0], on_s, sizeof(on_s));
+        fmt_num(vc.obj_s[1], off_s, sizeof(off_s));
+        printf("  validate ingest with full validation %s obj/s, %.1f us/obj "
+               "server CPU; without %s obj/s, %.1f us/obj: drop %.1f%% by "
+               "server CPU per object (target < 20%%): %s; by wall clock "
+               "%.1f%% (on/off %.2fx): %s\n",
+               on_s, vc.srv_us_per_obj[0], off_s, vc.srv_us_per_obj[1],
+               100.0 * v_drop_cpu, ok(v_drop_cpu < TARGET_VALIDATION_DROP),
+               100.0 * v_drop_wall, vc.obj_s[0] / vc.obj_s[1],
+               ok(v_drop_wall < TARGET_VALIDATION_DROP));
+        printf("           stix_validate() alone: %.2f us/obj in-process = "
+               "%.1f%% of the server CPU per object without validation (the "
+               "drop a load-free machine would show)\n",
+               vc.validator_us,
+               100.0 * vc.validator_us /
+                   (vc.srv_us_per_obj[1] + vc.validator_us));
+    } else {
+        printf("  validate not measured (BENCH_VALIDATION_OBJECTS=0)\n");
+    }
     printf("  CPU-bound ceilings (server + bench CPU per unit, all %.0f cores, "
            "no waiting): ingest %.0f obj/s, pages %.0f/s at %lluk\n",
            cores, cpu_ingest, cpu_pages,
@@ -1310,7 +1552,8 @@ int main(void)
            (double)(li_time_mono_us() - t_start) / 1e6, loadavg());
     if (strict && (cut_short || ingest < TARGET_INGEST ||
                    last->random.pages_s < TARGET_PAGES || flat > 2.0 ||
-                   hwm >= TARGET_RSS_MB))
+                   hwm >= TARGET_RSS_MB ||
+                   (vc.done && v_drop_cpu >= TARGET_VALIDATION_DROP)))
         status = 1;
 
     free(sent);
