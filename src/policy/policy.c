@@ -415,6 +415,17 @@ int policy_view_get(struct policy *p, const struct policy_snap *sn,
         rc = mark_visible_sets(p->marks, &out->reader, p->sets, p->n_sets,
                                &out->vis, e);
     }
+    if (rc == 0) {
+        size_t i, n_marked = 0;
+        int unmarked = 0;
+        for (i = 0; i < out->vis.n_visible; i++) {
+            if (out->vis.visible[i] == 0)
+                unmarked = 1;
+            else
+                n_marked++;
+        }
+        out->hides_any = !unmarked || n_marked < p->n_sets;
+    }
     pthread_mutex_unlock(&p->mmu);
     if (rc) {
         memset(&out->vis, 0, sizeof(out->vis));

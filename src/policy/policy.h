@@ -82,6 +82,10 @@ void policy_rights(const struct policy_snap *sn, int64_t partner_id,
 struct policy_view {
     struct mark_visible vis;   /* sorted visible / redact set ids */
     int64_t mark_gen;          /* store marking generation it reflects */
+    int hides_any;             /* some known marking set (or set 0, the
+                                  unmarked objects) is not visible: only
+                                  then can a query hide rows from the
+                                  reader (and the audit trail look for them) */
     struct mark_reader reader;
     struct mark_policy mpol;
 };

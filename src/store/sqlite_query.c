@@ -439,3 +439,90 @@ out:
     qb_release(&b);
     return rc;
 }
+
+int store_query_hidden(struct store *s, const struct store_query *q,
+                       int64_t upto_us, size_t limit, store_row_fn fn,
+                       void *ctx, struct li_err *e)
+{
+    struct qb b;
+    struct qlist l;
+    struct sq_conn *c;
+    sqlite3_stmt *st = NULL;
+    struct sq_cache_ent *ent = NULL;
+    size_t got = 0;
+    int rc;
+
+    qb_init(&b);
+    if (!s || !q || !fn || !q->visible_sets || limit == 0 ||
+        limit > (size_t)INT64_MAX) {
+        rc = li_err_set(e, LI_EINVAL, "store_query_hidden: bad arguments");
+        goto out;
+    }
+    rc = sq_conn_get(s, &c, e);
+    if (rc)
+        goto out;
+    qb_sql(&b,
+           "SELECT o.date_added, o.version_us, o.submitter, o.marking_set,"
+           " o.stix_id, o.type, o.spec_version FROM objects o"
+           " INDEXED BY %s WHERE o.coll_id=?%d AND o.date_added>?%d"
+           " AND o.date_added<=?%d AND o.submitter<>?%d",
+           q->n_ids ? "objects_version" : "objects_added",
+           qb_param(&b, 0, q->coll_id, NULL),
+           qb_param(&b, 0, q->after_us, NULL),
+           qb_param(&b, 0, upto_us, NULL),
+           qb_param(&b, 0, q->reader_partner, NULL));
+    if (q->n_visible_sets) {
+        qb_sql(&b, " AND o.marking_set NOT IN ");
+        qb_ints(&b, q->visible_sets, q->n_visible_sets, &l);
+    }
+    if (q->n_ids) {
+        qb_sql(&b, " AND o.stix_id IN ");
+        qb_texts(&b, q->ids, q->n_ids, &l);
+    }
+    if (q->n_types) {
+        qb_sql(&b, " AND o.type IN ");
+        qb_texts(&b, q->types, q->n_types, &l);
+    }
+    qb_sql(&b, " ORDER BY o.date_added LIMIT ?%d",
+           qb_param(&b, 0, (int64_t)limit, NULL));
+    if (b.rc) {
+        rc = li_err_set(e, LI_ELIMIT, "store: query too large");
+        goto out;
+    }
+    rc = sq_stmt_take(c->db, &c->cache, b.sql.data, &st, &ent, e);
+    if (rc)
+        goto out;
+    qb_bind(&b, st);
+    for (;;) {
+        struct store_row row;
+        int r = sqlite3_step(st);
+
+        if (r == SQLITE_DONE)
+            break;
+        if (r != SQLITE_ROW) {
+            rc = sq_fail(e, c->db, r, "hidden query");
+            goto out;
+        }
+        memset(&row, 0, sizeof(row));
+        row.date_added_us = sqlite3_column_int64(st, 0);
+        row.version_us = sqlite3_column_int64(st, 1);
+        row.submitter = sqlite3_column_int64(st, 2);
+        row.marking_set = sqlite3_column_int64(st, 3);
+        row.stix_id = (const char *)sqlite3_column_text(st, 4);
+        row.type = (const char *)sqlite3_column_text(st, 5);
+        row.spec_version = (const char *)sqlite3_column_text(st, 6);
+        if (!row.stix_id || !row.type || !row.spec_version) {
+            rc = sq_fail(e, c->db, sqlite3_errcode(c->db), "hidden: row");
+            goto out;
+        }
+        got++;
+        rc = fn(ctx, &row);
+        if (rc || got == limit)
+            break;
+    }
+out:
+    if (st)
+        sq_stmt_give(ent, st);
+    qb_release(&b);
+    return rc;
+}

@@ -228,6 +228,16 @@ int store_delete(struct store *s, const struct store_query *q,
                  const char *stix_id, size_t *n_deleted_out,
                  struct li_err *e);
 
+/* For the audit trail: deliver (ascending date_added, at most `limit`
+ * rows, json not filled) the versions with q->after_us < date_added <=
+ * upto_us that q's collection, id and type filters select but that q's
+ * visibility HIDES from q->reader_partner (marking_set not in
+ * visible_sets, someone else's submission). Version filters are ignored:
+ * every hidden version is a denial. q->visible_sets must not be NULL. */
+int store_query_hidden(struct store *s, const struct store_query *q,
+                       int64_t upto_us, size_t limit, store_row_fn fn,
+                       void *ctx, struct li_err *e);
+
 /* ---------------------------------------------------------------------
  * Marking sets and marking definitions (releasability, docs/policy.md)
  * ------------------------------------------------------------------- */
@@ -292,6 +302,39 @@ int store_status_get(struct store *s, const char *id, int64_t api_root_id,
 /* Drop status resources created before older_than_us. */
 int store_status_purge(struct store *s, int64_t older_than_us,
                        struct li_err *e);
+
+/* ---------------------------------------------------------------------
+ * Federation checkpoints (src/sync, docs/federation.md; sqlite_sync.c)
+ * ------------------------------------------------------------------- */
+
+#define STORE_SYNC_ERR_MAX 256
+
+/* The durable state of one federation link, keyed by the link's id. */
+struct store_sync_state {
+    char link[STORE_NAME_MAX];
+    char pull_after[48];        /* last remote date_added pulled (the
+                                   peer's X-TAXII-Date-Added-Last), "" none */
+    int64_t push_after_us;      /* last local date_added pushed; INT64_MIN
+                                   none */
+    int64_t pulled;             /* objects moved, in total */
+    int64_t pushed;
+    int64_t last_success_us;    /* end of the last clean round; 0 never */
+    int64_t last_attempt_us;    /* end of the last round; 0 never */
+    char last_error[STORE_SYNC_ERR_MAX]; /* of the last round; "" none */
+};
+
+/* The state of link into *out. LI_ENOTFOUND when the link never ran. */
+int store_sync_get(struct store *s, const char *link,
+                   struct store_sync_state *out, struct li_err *e);
+/* Replace (or create) the state of st->link; committed (durable) when it
+ * returns 0. */
+int store_sync_put(struct store *s, const struct store_sync_state *st,
+                   struct li_err *e);
+/* Every stored link state, by link id. Non-zero from fn stops and is
+ * returned. */
+typedef int (*store_sync_fn)(void *ctx, const struct store_sync_state *st);
+int store_sync_list(struct store *s, store_sync_fn fn, void *ctx,
+                    struct li_err *e);
 
 /* ---------------------------------------------------------------------
  * Secrets

@@ -38,6 +38,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Hidden versions recorded per page at most (a page's range can hold many
+ * rows a restricted reader may not see). */
+#define AUDIT_HIDDEN_MAX 10000
+
 #define USEC_PER_MSEC 1000
 /* A page stops before its body passes this many bytes, whatever the
  * response limit (http passes LI_BUF_NOLIMIT): page_max objects of
@@ -195,6 +199,30 @@ static int page_row(void *ctx, const struct store_row *row)
 }
 
 /* Run one page query and write the whole response. */
+static int hidden_row(void *ctx, const struct store_row *row)
+{
+    struct taxii_ctx *c = ctx;
+    audit_log(c->t->audit, AUDIT_DENY, c->req->who->partner_name,
+              row->stix_id,
+              "not releasable to the reader under its markings "
+              "(left out of a page)");
+    return 0;
+}
+
+/* Record in the audit trail every version the page's range held that the
+ * reader's markings hid (the store filtered them out of the page itself).
+ * Only readers whose view hides some marking set pay the extra query. */
+static void audit_page_hidden(struct taxii_ctx *c, const struct store_query *q,
+                              const struct policy_view *view, int64_t upto)
+{
+    struct li_err e = {0};
+    if (!c->t->audit || !view || !view->hides_any)
+        return;
+    if (store_query_hidden(c->t->store, q, upto, AUDIT_HIDDEN_MAX, hidden_row,
+                           c, &e))
+        li_warn("taxii: auditing hidden rows: %s", e.msg);
+}
+
 static void run_page(struct taxii_ctx *c, enum page_kind kind,
                      struct store_query *q, const struct taxii_filter *f,
                      const char *object, const struct policy_view *view)
@@ -291,6 +319,7 @@ static void run_page(struct taxii_ctx *c, enum page_kind kind,
         resp->date_added_last[0] = '\0';
     }
     resp->status = 200;
+    audit_page_hidden(c, q, view, more ? p.last_us : INT64_MAX);
 }
 
 static void filter_failed(struct taxii_resp *resp, int rc,

@@ -1,6 +1,7 @@
 """test_audit_trail.py - liaisond records what it acted on in the audit trail:
 every new object version a partner writes (AUDIT_WRITE), an object asked for
-by id that the reader's markings hide (deny, answered 404), and an object
+by id that the reader's markings hide (deny, answered 404), one left out of
+a page of objects for the same reason (deny), and an object
 served with granular-marked parts removed (redact). Read back with
 `liaison admin audit --json`, filtered by partner."""
 
@@ -45,8 +46,9 @@ def audit(partner):
     return entries
 
 
-def has(entries, kind, obj):
+def has(entries, kind, obj, detail=None):
     return any(str(e.get("kind", "")).lower() == kind and e.get("object") == obj
+               and (detail is None or detail in (e.get("detail") or ""))
                for e in entries)
 
 
@@ -72,11 +74,19 @@ def writes_denials_and_redactions_are_recorded():
     def recorded():
         jp, au = audit("jp"), audit("au")
         return (all(has(jp, "write", o["id"]) for o in (red, gran, plain)) and
-                has(au, "deny", red["id"]) and has(au, "redact", gran["id"]))
+                has(au, "deny", red["id"], "answered 404") and
+                has(au, "deny", red["id"], "left out of a page") and
+                has(au, "redact", gran["id"]))
     poll(recorded, 20 * SLOW, "audit entries for the writes, the denial and the redaction")
     # nothing about au's reads is attributed to jp, and no plain-object denial
     au = audit("au")
     check(not has(au, "deny", plain["id"]), "a visible object was audited as denied")
+    check(not has(au, "deny", gran["id"]), "a redacted (released) object was audited as denied")
+    # jp sees everything it submitted: nothing is recorded as hidden from it
+    objs, _ = H.read_all("api1", C["c"], auth=H.creds["jp"])
+    eq(len(objs), 3, "jp reads its three objects")
+    check(not any(str(e.get("kind")).lower() == "deny" for e in audit("jp")),
+          "a denial was recorded for the submitter")
 
 
 if __name__ == "__main__":
