@@ -116,9 +116,13 @@ static int route_parse(char *copy, struct taxii_route *r)
     char *p;
 
     memset(r, 0, sizeof *r);
-    if (len < 2 || copy[0] != '/' || copy[len - 1] != '/')
+    if (len < 2 || copy[0] != '/')
         return LI_ENOTFOUND;
-    copy[len - 1] = '\0';
+    /* TAXII URLs end in '/', but clients that build URLs by joining (e.g.
+     * taxii2-client's status URL "../../status/ID") may drop it: accept
+     * both spellings of the same resource. */
+    if (copy[len - 1] == '/')
+        copy[len - 1] = '\0';
     p = copy + 1;
     for (;;) {
         char *slash = strchr(p, '/');
