@@ -257,6 +257,8 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct req *r,
     if (resp->status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 WWW_AUTHENTICATE);
+    if (resp->status == MHD_HTTP_METHOD_NOT_ALLOWED && resp->allow)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, resp->allow);
     ret = MHD_queue_response(conn, (unsigned)resp->status, mr);
     MHD_destroy_response(mr);
     if (ret == MHD_YES && r && !r->responding) {

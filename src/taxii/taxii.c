@@ -95,6 +95,7 @@ void taxii_resp_init(struct taxii_resp *r, size_t max_body)
     r->content_type = TAXII_MEDIA;
     r->date_added_first[0] = '\0';
     r->date_added_last[0] = '\0';
+    r->allow = NULL;
 }
 
 void taxii_resp_release(struct taxii_resp *r)
@@ -530,13 +531,13 @@ int taxii_handle(struct taxii *t, const struct taxii_req *req,
     }
     if (route_parse(copy, &route)) {
         taxii_fail(resp, TAXII_C_NO_ENDPOINT,
-                   "TAXII 2.1 paths are /taxii2/ and /{api-root}/...; "
-                   "they end with '/'");
+                   "TAXII 2.1 paths are /taxii2/ and /{api-root}/...");
         goto out;
     }
     if (!req->method || !method_ok(route.ep, req->method)) {
         taxii_fail(resp, TAXII_C_METHOD, "this endpoint allows %s",
                    allowed_methods(route.ep));
+        resp->allow = allowed_methods(route.ep);
         goto out;
     }
     if (!taxii_accept_ok(req->accept, route.ep == TAXII_EP_MANIFEST)) {

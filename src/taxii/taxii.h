@@ -85,6 +85,7 @@ struct taxii_resp {
     const char *content_type;         /* static string, TAXII_MEDIA normally */
     char date_added_first[LI_TIME_BUF];  /* X-TAXII-Date-Added-First or "" */
     char date_added_last[LI_TIME_BUF];   /* X-TAXII-Date-Added-Last or "" */
+    const char *allow;                /* static; Allow header of a 405, or NULL */
 };
 
 void taxii_resp_init(struct taxii_resp *r, size_t max_body);

@@ -319,7 +319,10 @@ def methods_not_allowed():
                     ("DELETE", "/api1/collections/%s/" % C["c1"]),
                     ("POST", "/api1/collections/%s/manifest/" % C["c1"])):
         body = {"objects": []} if m in ("PUT", "PATCH", "POST") else None
-        H.req(m, path, body=body, auth=A).expect(405, "%s %s" % (m, path))
+        r = H.req(m, path, body=body, auth=A).expect(405, "%s %s" % (m, path))
+        allow = r.header("Allow") or ""
+        want = "GET, POST" if path == objp("c1") else "GET"
+        eq(allow, want, "Allow header of %s %s" % (m, path))
 
 
 @case
