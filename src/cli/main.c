@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 static const struct {
@@ -29,6 +30,9 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     size_t i;
+    /* Files the CLI creates (a hub's database by `admin init`, pull state
+     * and output files) are the user's alone unless they say otherwise. */
+    umask(077);
     if (argc < 2) {
         usage(stderr);
         return 2;

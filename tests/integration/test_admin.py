@@ -78,6 +78,12 @@ def init_creates_private_dir_and_is_idempotent():
     eq(mode, 0o700, "data dir mode")
     check(os.path.exists(os.path.join(d, "liaison.db")), "no liaison.db in %s" % d)
     ok(adm("api-root", "add", "r1", data=d), "api-root add")
+    # the database holds password hashes and secrets: owner only, whatever
+    # the caller's umask
+    for name in os.listdir(d):
+        if name.startswith("liaison.db"):
+            eq(stat.S_IMODE(os.stat(os.path.join(d, name)).st_mode) & 0o077, 0,
+               "%s is readable by group or others" % name)
     out = ok(adm("init", data=d), "second init")
     check("already" in out, "second init output %r" % out)
     out = ok(adm("api-root", "list", data=d), "list after second init")
