@@ -131,6 +131,7 @@ static int cmd_show(struct ctx *c);
 static int cmd_policy_apply(struct ctx *c);
 static int cmd_policy_show(struct ctx *c);
 static int cmd_audit(struct ctx *c);
+static int cmd_links(struct ctx *c);
 
 static const struct cmd cmds[] = {
     {"init", NULL, cmd_init, 0, 0, 0, 0, "init [--data-dir DIR]",
@@ -205,14 +206,20 @@ static const struct cmd cmds[] = {
     {"policy", "show", cmd_policy_show, 0, 0, 0, 0,
      "policy show [--data-dir DIR]",
      "Print the policy document in force (as JSON on stdout), made from the\n"
-     "current configuration and the RED audiences and deny rules of the last\n"
-     "applied document; its version goes to stderr.\n"},
+     "current configuration and the RED audiences, deny rules and links of\n"
+     "the last applied document; its version goes to stderr.\n"},
     {"audit", NULL, cmd_audit, B(O_SINCE) | B(O_PARTNER) | B(O_JSON), 0, 0, 0,
      "audit [--data-dir DIR] [--since TIME] [--partner NAME] [--json]",
      "Print the audit trail, oldest first, one entry per line: time, kind\n"
      "(deny, redact, write, policy, admin), partner, object, detail. --since\n"
      "takes an RFC 3339 time (2026-11-27T08:00:00Z); --partner keeps one\n"
      "partner's entries; --json prints one JSON object per line.\n"},
+    {"links", NULL, cmd_links, B(O_JSON), 0, 0, 0,
+     "links [--data-dir DIR] [--json]",
+     "Show each federation link of the policy document in force\n"
+     "(docs/federation.md): direction, peer, last success, lag (seconds since\n"
+     "the last success), objects moved (pulled, pushed) and the last error.\n"
+     "--json prints one JSON object per line.\n"},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -1326,6 +1333,108 @@ static int cmd_audit(struct ctx *c)
                            &ap, &e);
     if (rc != 0)
         return fail("reading the audit trail", rc, &e);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Federation links
+ * ------------------------------------------------------------------- */
+
+static const char *link_dir_name(int d)
+{
+    return d == POLICY_LINK_BOTH ? "both" : d == POLICY_LINK_PULL ? "pull"
+                                                                  : "push";
+}
+
+static int print_link(const struct policy_doc_link *l,
+                      const struct store_sync_state *st, int64_t now, int json)
+{
+    char ok[LI_TIME_BUF] = "never", push[LI_TIME_BUF] = "";
+    int64_t lag = -1;
+
+    if (st && st->last_success_us > 0) {
+        li_time_format(st->last_success_us, 3, ok);
+        lag = (now - st->last_success_us) / 1000000;
+        if (lag < 0)
+            lag = 0;
+    }
+    if (st && st->push_after_us != INT64_MIN && st->push_after_us > 0)
+        li_time_format(st->push_after_us, 6, push);
+    if (json) {
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "id", l->id,
+            "direction", link_dir_name(l->direction), "peer", l->peer, "url",
+            l->url, "collection", l->collection, "remote_collection",
+            l->remote_collection, "interval", (json_int_t)l->interval_s,
+            "pulled", (json_int_t)(st ? st->pulled : 0), "pushed",
+            (json_int_t)(st ? st->pushed : 0), "last_error",
+            st ? st->last_error : "");
+        char *t;
+        if (!o)
+            return LI_ENOMEM;
+        json_object_set_new(o, "last_success",
+                            st && st->last_success_us > 0 ? json_string(ok)
+                                                           : json_null());
+        json_object_set_new(o, "lag_s", lag >= 0 ? json_integer(lag)
+                                                 : json_null());
+        json_object_set_new(o, "pull_after",
+                            st && st->pull_after[0]
+                                ? json_string(st->pull_after)
+                                : json_null());
+        json_object_set_new(o, "push_after",
+                            push[0] ? json_string(push) : json_null());
+        t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        if (!t)
+            return LI_ENOMEM;
+        puts(t);
+        free(t);
+        return 0;
+    }
+    printf("%-20s %-4s %-12s %-24s ", l->id, link_dir_name(l->direction),
+           l->peer, ok);
+    if (lag >= 0)
+        printf("%6llds", (long long)lag);
+    else
+        printf("%7s", "-");
+    printf(" %8lld %8lld  %s\n", (long long)(st ? st->pulled : 0),
+           (long long)(st ? st->pushed : 0),
+           st && st->last_error[0] ? st->last_error : "-");
+    return 0;
+}
+
+static int cmd_links(struct ctx *c)
+{
+    struct policy_doc *doc = NULL;
+    struct li_err e = {0};
+    int64_t version = 0, now = li_time_now_us();
+    int json = c->val[O_JSON] != NULL, rc;
+
+    rc = load_current_doc(c, &version, &doc);
+    if (rc != 0)
+        return rc;
+    if (!json && (!doc || doc->n_links == 0))
+        printf("no links (declare them in the policy document's \"links\")\n");
+    else if (!json)
+        printf("%-20s %-4s %-12s %-24s %7s %8s %8s  %s\n", "LINK", "DIR",
+               "PEER", "LAST SUCCESS", "LAG", "PULLED", "PUSHED",
+               "LAST ERROR");
+    for (size_t i = 0; doc && i < doc->n_links; i++) {
+        struct store_sync_state st;
+        int have;
+        li_err_clear(&e);
+        rc = store_sync_get(c->s, doc->links[i].id, &st, &e);
+        if (rc != 0 && rc != LI_ENOTFOUND) {
+            policy_doc_free(doc);
+            return fail("reading the link checkpoints", rc, &e);
+        }
+        have = rc == 0;
+        if (print_link(&doc->links[i], have ? &st : NULL, now, json)) {
+            policy_doc_free(doc);
+            return fail_msg("out of memory");
+        }
+    }
+    policy_doc_free(doc);
     return 0;
 }
 

@@ -652,16 +652,181 @@ static int parse_deny(json_t *arr, struct policy_doc *d, struct li_err *e)
     return rc;
 }
 
+static const char *const link_dirs[] = {"", "pull", "push", "both"};
+
+/* 1 if u looks like an absolute http(s) URL with a host and no blanks. */
+static int valid_url(const char *u)
+{
+    const char *h;
+
+    if (!strncmp(u, "https://", 8))
+        h = u + 8;
+    else if (!strncmp(u, "http://", 7))
+        h = u + 7;
+    else
+        return 0;
+    if (!*h || *h == '/')
+        return 0;
+    for (; *u; u++)
+        if ((unsigned char)*u <= 0x20 || *u == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int parse_link_types(json_t *o, const char *path,
+                            struct policy_doc_link *l, struct li_err *e)
+{
+    json_t *v = json_object_get(o, "types");
+    size_t n;
+
+    if (!v)
+        return 0;
+    if (!json_is_array(v))
+        return li_err_set(e, LI_EINVAL, "%s.types: must be an array", path);
+    n = json_array_size(v);
+    if (n > POLICY_LINK_MAX_TYPES)
+        return li_err_set(e, LI_ELIMIT, "%s.types: more than %d entries",
+                          path, POLICY_LINK_MAX_TYPES);
+    if (n == 0)
+        return 0;
+    l->types = calloc(n, sizeof(*l->types));
+    if (!l->types)
+        return li_err_set(e, LI_ENOMEM, "policy document: out of memory");
+    for (size_t j = 0; j < n; j++) {
+        const char *t = json_string_value(json_array_get(v, j));
+        size_t k, len = t ? strlen(t) : 0;
+        int ok = t && len >= 3 && len < STORE_NAME_MAX;
+        for (k = 0; ok && k < len; k++)
+            ok = (t[k] >= 'a' && t[k] <= 'z') || (t[k] >= '0' && t[k] <= '9') ||
+                 t[k] == '-';
+        if (!ok)
+            return li_err_set(e, LI_EINVAL,
+                              "%s.types[%zu]: not a STIX type name", path, j);
+        memcpy(l->types[j], t, len + 1);
+        l->n_types = j + 1;
+    }
+    return 0;
+}
+
+static int parse_links(json_t *arr, struct policy_doc *d, struct li_err *e)
+{
+    static const char *const keys[] = {
+        "id",        "peer",     "url",       "remote_collection",
+        "collection", "direction", "interval", "types",
+        "token_env", "token_file", NULL};
+    char path[PATH_MAX_DOC], sub[PATH_MAX_DOC + 16];
+    char what[STORE_NAME_MAX], dir[16];
+    int rc;
+
+    d->n_links = arr ? json_array_size(arr) : 0;
+    rc = alloc_n((void **)&d->links, d->n_links, sizeof(*d->links), e);
+    for (size_t i = 0; rc == 0 && i < d->n_links; i++) {
+        struct policy_doc_link *l = &d->links[i];
+        json_t *o = NULL, *iv;
+        if ((rc = item_obj(arr, i, "links", path, &o, e)) ||
+            (rc = check_keys(o, path, keys, e)) ||
+            (rc = get_str(o, path, "id", 1, l->id, sizeof(l->id), e)) ||
+            (rc = get_str(o, path, "peer", 1, l->peer, sizeof(l->peer), e)) ||
+            (rc = get_str(o, path, "url", 1, l->url, sizeof(l->url), e)) ||
+            (rc = get_str(o, path, "remote_collection", 1,
+                          l->remote_collection, sizeof(l->remote_collection),
+                          e)) ||
+            (rc = get_str(o, path, "collection", 1, what, sizeof(what), e)) ||
+            (rc = get_str(o, path, "direction", 1, dir, sizeof(dir), e)) ||
+            (rc = get_str(o, path, "token_env", 0, l->token_env,
+                          sizeof(l->token_env), e)) ||
+            (rc = get_str(o, path, "token_file", 0, l->token_file,
+                          sizeof(l->token_file), e)) ||
+            (rc = parse_link_types(o, path, l, e)))
+            break;
+        if (!valid_name(l->id, STORE_NAME_MAX)) {
+            rc = li_err_set(e, LI_EINVAL,
+                            "%s.id: '%s' is not a name (letters, digits, "
+                            "'.', '_', '-')", path, l->id);
+            break;
+        }
+        if (!policy_doc_find_partner(d, l->peer)) {
+            rc = li_err_set(e, LI_EINVAL,
+                            "%s.peer: no partner named '%s' in $.partners",
+                            path, l->peer);
+            break;
+        }
+        if (!valid_url(l->url)) {
+            rc = li_err_set(e, LI_EINVAL,
+                            "%s.url: '%s' is not an http(s) API root URL",
+                            path, l->url);
+            break;
+        }
+        if (!valid_name(l->remote_collection, STORE_NAME_MAX)) {
+            rc = li_err_set(e, LI_EINVAL,
+                            "%s.remote_collection: '%s' is not a collection "
+                            "id or alias", path, l->remote_collection);
+            break;
+        }
+        snprintf(sub, sizeof(sub), "%s.collection", path);
+        if ((rc = resolve_coll(d, sub, what, l->collection, e)))
+            break;
+        for (l->direction = 3; l->direction > 0; l->direction--)
+            if (!strcmp(dir, link_dirs[l->direction]))
+                break;
+        if (l->direction == 0) {
+            rc = li_err_set(e, LI_EINVAL,
+                            "%s.direction: must be \"pull\", \"push\" or "
+                            "\"both\"", path);
+            break;
+        }
+        iv = json_object_get(o, "interval");
+        l->interval_s = 60;
+        if (iv) {
+            if (!json_is_integer(iv) || json_integer_value(iv) < 1 ||
+                json_integer_value(iv) > POLICY_LINK_MAX_INTERVAL_S) {
+                rc = li_err_set(e, LI_EINVAL,
+                                "%s.interval: must be a whole number of "
+                                "seconds in 1..%d", path,
+                                POLICY_LINK_MAX_INTERVAL_S);
+                break;
+            }
+            l->interval_s = json_integer_value(iv);
+        }
+        if (!l->token_env[0] == !l->token_file[0]) {
+            rc = li_err_set(e, LI_EINVAL,
+                            "%s: give the peer's token by reference: exactly "
+                            "one of token_env (a variable name) or "
+                            "token_file (a path)", path);
+            break;
+        }
+        if (l->token_env[0] && !valid_name(l->token_env, STORE_NAME_MAX)) {
+            rc = li_err_set(e, LI_EINVAL,
+                            "%s.token_env: '%s' is not a variable name",
+                            path, l->token_env);
+            break;
+        }
+        if (l->token_file[0] && !valid_text(l->token_file, 0)) {
+            rc = li_err_set(e, LI_EINVAL,
+                            "%s.token_file: holds control characters", path);
+            break;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(d->links[j].id, l->id)) {
+                rc = li_err_set(e, LI_EINVAL,
+                                "%s.id: '%s' is also $.links[%zu]", path,
+                                l->id, j);
+                break;
+            }
+    }
+    return rc;
+}
+
 int policy_doc_parse(const char *text, size_t len, struct policy_doc **out,
                      struct li_err *e)
 {
     static const char *const keys[] = {"liaison_policy", "api_roots",
                                        "partners",       "collections",
                                        "grants",         "deny",
-                                       NULL};
+                                       "links",          NULL};
     struct policy_doc *d = NULL;
     json_t *root = NULL, *v, *a_roots, *a_partners, *a_colls, *a_grants,
-           *a_deny;
+           *a_deny, *a_links;
     int rc;
 
     if (!text || !out)
@@ -700,7 +865,8 @@ int policy_doc_parse(const char *text, size_t len, struct policy_doc **out,
         (rc = get_array(root, "partners", 1, &a_partners, e)) ||
         (rc = get_array(root, "collections", 1, &a_colls, e)) ||
         (rc = get_array(root, "grants", 1, &a_grants, e)) ||
-        (rc = get_array(root, "deny", 0, &a_deny, e)))
+        (rc = get_array(root, "deny", 0, &a_deny, e)) ||
+        (rc = get_array(root, "links", 0, &a_links, e)))
         goto out;
     d = calloc(1, sizeof(*d));
     if (!d) {
@@ -709,7 +875,8 @@ int policy_doc_parse(const char *text, size_t len, struct policy_doc **out,
     }
     if ((rc = parse_partners(a_partners, d, e)) ||
         (rc = parse_roots(a_roots, d, e)) || (rc = parse_colls(a_colls, d, e)) ||
-        (rc = parse_grants(a_grants, d, e)) || (rc = parse_deny(a_deny, d, e)))
+        (rc = parse_grants(a_grants, d, e)) || (rc = parse_deny(a_deny, d, e)) ||
+        (rc = parse_links(a_links, d, e)))
         goto out;
     *out = d;
     d = NULL;
@@ -730,6 +897,9 @@ void policy_doc_free(struct policy_doc *d)
     free(d->colls);
     free(d->grants);
     free(d->deny);
+    for (size_t i = 0; d->links && i < d->n_links; i++)
+        free(d->links[i].types);
+    free(d->links);
     free(d);
 }
 
@@ -823,6 +993,53 @@ extras_coll(const struct policy_doc *x, const char *uuid)
         if (!strcmp(x->colls[i].id, uuid))
             return &x->colls[i];
     return NULL;
+}
+
+/* Append link l to doc's "links" (made on first use) unless its peer or
+ * collection is gone from c. */
+static int build_link(const struct store_config *c,
+                      const struct policy_doc_link *l, json_t *doc)
+{
+    const struct store_collection *k = cfg_coll_uuid(c, l->collection);
+    json_t *arr = json_object_get(doc, "links"), *o, *types;
+    int rc;
+
+    if (!k || !cfg_partner_name(c, l->peer))
+        return 0;
+    if (!arr) {
+        arr = json_array();
+        if (!arr || json_object_set_new(doc, "links", arr))
+            return LI_ENOMEM;
+    }
+    o = json_object();
+    rc = append_new(arr, o);
+    if (rc == 0)
+        rc = set_str(o, "id", l->id);
+    if (rc == 0)
+        rc = set_str(o, "peer", l->peer);
+    if (rc == 0)
+        rc = set_str(o, "url", l->url);
+    if (rc == 0)
+        rc = set_str(o, "remote_collection", l->remote_collection);
+    if (rc == 0)
+        rc = set_str(o, "collection", coll_ref(c, k));
+    if (rc == 0)
+        rc = set_str(o, "direction", link_dirs[l->direction & 3]);
+    if (rc == 0 &&
+        json_object_set_new(o, "interval", json_integer(l->interval_s)))
+        rc = LI_ENOMEM;
+    if (rc == 0 && l->n_types) {
+        types = json_array();
+        if (!types || json_object_set_new(o, "types", types))
+            rc = LI_ENOMEM;
+        for (size_t j = 0; rc == 0 && j < l->n_types; j++)
+            rc = append_new(types, json_string(l->types[j]));
+    }
+    if (rc == 0 && l->token_env[0])
+        rc = set_str(o, "token_env", l->token_env);
+    if (rc == 0 && l->token_file[0])
+        rc = set_str(o, "token_file", l->token_file);
+    return rc;
 }
 
 static int build_doc(const struct store_config *c, const struct policy_doc *x,
@@ -936,6 +1153,8 @@ static int build_doc(const struct store_config *c, const struct policy_doc *x,
         if (rc == 0 && r->marking[0])
             rc = set_str(o, "marking", r->marking);
     }
+    for (size_t i = 0; rc == 0 && x && i < x->n_links; i++)
+        rc = build_link(c, &x->links[i], doc);
     return rc;
 }
 
@@ -1226,6 +1445,50 @@ static void diff_deny(const struct policy_doc *x, const struct policy_doc *want,
         }
 }
 
+/* 1 if links a and b say the same thing. */
+static int link_same(const struct policy_doc_link *a,
+                     const struct policy_doc_link *b)
+{
+    if (strcmp(a->peer, b->peer) || strcmp(a->url, b->url) ||
+        strcmp(a->remote_collection, b->remote_collection) ||
+        strcmp(a->collection, b->collection) ||
+        a->direction != b->direction || a->interval_s != b->interval_s ||
+        strcmp(a->token_env, b->token_env) ||
+        strcmp(a->token_file, b->token_file) || a->n_types != b->n_types)
+        return 0;
+    for (size_t i = 0; i < a->n_types; i++)
+        if (strcmp(a->types[i], b->types[i]))
+            return 0;
+    return 1;
+}
+
+static const struct policy_doc_link *find_link(const struct policy_doc *d,
+                                               const char *id)
+{
+    for (size_t i = 0; d && i < d->n_links; i++)
+        if (!strcmp(d->links[i].id, id))
+            return &d->links[i];
+    return NULL;
+}
+
+static void diff_links(const struct policy_doc *x,
+                       const struct policy_doc *want, struct differ *df)
+{
+    for (size_t i = 0; i < want->n_links; i++) {
+        const struct policy_doc_link *w = &want->links[i];
+        const struct policy_doc_link *c = find_link(x, w->id);
+        if (!c)
+            line(df, "+ link %s (%s %s, peer %s)", w->id,
+                 link_dirs[w->direction & 3], w->url, w->peer);
+        else if (!link_same(c, w))
+            line(df, "~ link %s (%s %s, peer %s)", w->id,
+                 link_dirs[w->direction & 3], w->url, w->peer);
+    }
+    for (size_t i = 0; x && i < x->n_links; i++)
+        if (!find_link(want, x->links[i].id))
+            line(df, "- link %s", x->links[i].id);
+}
+
 static int diff(const struct store_config *cur, const struct policy_doc *x,
                 int with_extras, const struct policy_doc *want,
                 struct li_buf *out)
@@ -1241,6 +1504,7 @@ static int diff(const struct store_config *cur, const struct policy_doc *x,
     if (with_extras) {
         diff_red(x, want, &df);
         diff_deny(x, want, &df);
+        diff_links(x, want, &df);
     }
     return df.rc ? df.rc : df.n;
 }

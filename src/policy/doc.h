@@ -69,6 +69,34 @@ struct policy_doc_deny {
     char marking[64];                 /* marking-definition--<uuid> */
 };
 
+/* A federation link (docs/federation.md): this hub exchanges objects of
+ * local collection `collection` with collection `remote_collection` of the
+ * hub at `url` (its API root URL), whose operator is our partner `peer`.
+ * The token to present there is read, at each round, from the environment
+ * variable token_env or the file token_file (exactly one is set): the
+ * document never holds a secret. */
+#define POLICY_LINK_PULL 1
+#define POLICY_LINK_PUSH 2
+#define POLICY_LINK_BOTH (POLICY_LINK_PULL | POLICY_LINK_PUSH)
+#define POLICY_LINK_URL_MAX 1024
+#define POLICY_LINK_PATH_MAX 1024
+#define POLICY_LINK_MAX_TYPES 64
+#define POLICY_LINK_MAX_INTERVAL_S 86400
+
+struct policy_doc_link {
+    char id[STORE_NAME_MAX];          /* the link's name, unique */
+    char peer[STORE_NAME_MAX];        /* a partner of the document */
+    char url[POLICY_LINK_URL_MAX];    /* http(s)://host[:port]/root/ */
+    char remote_collection[STORE_NAME_MAX]; /* id (or alias) at the peer */
+    char collection[LI_UUID_LEN + 1]; /* resolved to the local id */
+    int direction;                    /* POLICY_LINK_* */
+    int64_t interval_s;               /* 1 .. POLICY_LINK_MAX_INTERVAL_S */
+    char (*types)[STORE_NAME_MAX];    /* only these types; n_types 0: all */
+    size_t n_types;
+    char token_env[STORE_NAME_MAX];   /* env variable holding the token */
+    char token_file[POLICY_LINK_PATH_MAX]; /* or a file holding it */
+};
+
 struct policy_doc {
     struct policy_doc_partner *partners;
     size_t n_partners;
@@ -80,6 +108,8 @@ struct policy_doc {
     size_t n_grants;
     struct policy_doc_deny *deny;
     size_t n_deny;
+    struct policy_doc_link *links;
+    size_t n_links;
 };
 
 /* Parse and validate text[0..len). LI_EPARSE for bad JSON, LI_EINVAL for a
@@ -97,9 +127,9 @@ const struct policy_doc_collection *policy_doc_find_collection(
     const struct policy_doc *d, const char *id_or_alias);
 
 /* Append to out the document that describes configuration c (pretty JSON,
- * ending in a newline). RED audiences and deny rules come from extras (the
- * document in force; may be NULL); those naming a partner or collection that
- * c no longer has are left out. */
+ * ending in a newline). RED audiences, deny rules and links come from
+ * extras (the document in force; may be NULL); those naming a partner or
+ * collection that c no longer has are left out. */
 int policy_doc_from_config(const struct store_config *c,
                            const struct policy_doc *extras,
                            struct li_buf *out_json);
@@ -111,8 +141,8 @@ int policy_doc_from_config(const struct store_config *c,
  * audiences and deny rules are not compared (see policy_doc_diff_ex). */
 int policy_doc_diff(const struct store_config *cur,
                     const struct policy_doc *want, struct li_buf *out);
-/* The same, also comparing RED audiences and deny rules against cur_extras
- * (the document in force; NULL = none). */
+/* The same, also comparing RED audiences, deny rules and links against
+ * cur_extras (the document in force; NULL = none). */
 int policy_doc_diff_ex(const struct store_config *cur,
                        const struct policy_doc *cur_extras,
                        const struct policy_doc *want, struct li_buf *out);

@@ -2,6 +2,8 @@
  * main.c - liaisond, the hub daemon: parse flags, open the store, build the
  * policy, taxii and http layers, print one readiness line, then wait for
  * SIGINT/SIGTERM while purging expired status resources now and then.
+ * Federation: the links of the policy document in force run as background
+ * loops (src/sync) from readiness until shutdown.
  * Wiring only: every behaviour lives in a module.
  */
 #include "core/err.h"
@@ -13,6 +15,7 @@
 #include "policy/audit.h"
 #include "policy/policy.h"
 #include "store/store.h"
+#include "sync/sync.h"
 #include "taxii/taxii.h"
 
 #include <errno.h>
@@ -24,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
 
 #define PURGE_INTERVAL_S 600  /* longest time between status purges */
 
@@ -51,6 +55,8 @@ enum {
     OPT_THREADS,
     OPT_STATUS_TTL,
     OPT_NO_STIX_VALIDATION,
+    OPT_SYNC_BATCH,
+    OPT_SYNC_CA_FILE,
     OPT_HELP
 };
 
@@ -78,6 +84,8 @@ static const struct option long_opts[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"status-ttl", required_argument, NULL, OPT_STATUS_TTL},
     {"no-stix-validation", no_argument, NULL, OPT_NO_STIX_VALIDATION},
+    {"sync-batch", required_argument, NULL, OPT_SYNC_BATCH},
+    {"sync-ca-file", required_argument, NULL, OPT_SYNC_CA_FILE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0}};
 
@@ -104,6 +112,10 @@ static void usage(FILE *f)
 "  --log-level LEVEL       error, warn, info (default) or debug\n"
 "  --no-stix-validation    only the TAXII-level checks at ingest, not full\n"
 "                          STIX 2.1 validation (for measurements)\n"
+"\n"
+"federation (links come from the policy document, docs/federation.md):\n"
+"  --sync-batch N          objects per pulled page / pushed batch [500]\n"
+"  --sync-ca-file FILE     extra CA bundle to verify peers' certificates\n"
 "\n"
 "limits (defaults in brackets):\n"
 "  --max-content-length N  request body bytes [%u]\n"
@@ -162,6 +174,8 @@ struct config {
     const char *default_root;
     int plain_http;
     int no_stix_validation;
+    unsigned sync_batch;
+    const char *sync_ca_file;
     struct li_limits lim;
 };
 
@@ -186,6 +200,7 @@ static int parse_args(int argc, char **argv, struct config *c, int *help)
         case OPT_HTTP: c->plain_http = 1; continue;
         case OPT_NO_STIX_VALIDATION: c->no_stix_validation = 1; continue;
         case OPT_TLS_CERT: c->tls_cert = optarg; continue;
+        case OPT_SYNC_CA_FILE: c->sync_ca_file = optarg; continue;
         case OPT_TLS_KEY: c->tls_key = optarg; continue;
         case OPT_TITLE: c->title = optarg; continue;
         case OPT_DEFAULT_ROOT: c->default_root = optarg; continue;
@@ -221,6 +236,7 @@ static int parse_args(int argc, char **argv, struct config *c, int *help)
         case OPT_MAX_OBJECT_BYTES: name = "max-object-bytes"; max = INT64_C(1) << 40; break;
         case OPT_THREADS: name = "threads"; max = 1024; break;
         case OPT_STATUS_TTL: name = "status-ttl"; max = INT64_C(1) << 40; break;
+        case OPT_SYNC_BATCH: name = "sync-batch"; max = 100000; break;
         default:
             return usage_error("unexpected option", argv[optind - 1]);
         }
@@ -242,6 +258,7 @@ static int parse_args(int argc, char **argv, struct config *c, int *help)
         case OPT_MAX_OBJECT_BYTES: c->lim.max_object_bytes = (size_t)v; break;
         case OPT_THREADS: c->lim.threads = (unsigned)v; break;
         case OPT_STATUS_TTL: c->lim.status_ttl_s = v; break;
+        case OPT_SYNC_BATCH: c->sync_batch = (unsigned)v; break;
         }
     }
     if (optind < argc)
@@ -295,9 +312,11 @@ int main(int argc, char **argv)
     struct taxii *taxii = NULL;
     struct audit *audit = NULL;
     struct http_server *http = NULL;
+    struct sync *sync = NULL;
     struct store_opts so;
     struct taxii_opts to;
     struct http_opts ho;
+    struct sync_opts yo;
     struct li_err e;
     sigset_t sigs;
     char host[128];
@@ -380,6 +399,18 @@ int main(int argc, char **argv)
     printf("liaisond: listening on %s://%s:%u\n",
            c.plain_http ? "http" : "https", host, (unsigned)http_port(http));
     fflush(stdout);
+    memset(&yo, 0, sizeof(yo));
+    /* A pulled page is ingested as one envelope: keep it under
+     * --max-objects. */
+    yo.batch = c.sync_batch ? c.sync_batch : 500;
+    if (yo.batch > c.lim.max_objects)
+        yo.batch = (unsigned)c.lim.max_objects;
+    yo.ca_file = c.sync_ca_file;
+    rc = sync_start(store, policy, taxii, &yo, &sync, &e);
+    if (rc) {
+        fprintf(stderr, "liaisond: %s\n", e.msg);
+        goto out;
+    }
 
     /* Purge every 10 minutes, or more often for a short TTL, so that a
      * status lives at most about 1.25 TTL. */
@@ -400,6 +431,7 @@ int main(int argc, char **argv)
     }
     status = 0;
 out:
+    sync_stop(sync); /* before the layers its loops use */
     if (http)
         http_stop(http);
     if (taxii)

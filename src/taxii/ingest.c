@@ -16,9 +16,11 @@
  *      max_object_bytes, becomes a failure entry with a specific message.
  *   3b. Releasability (docs/policy.md): an object whose created_by_ref
  *      names another partner's identity fails ("a partner submits only as
- *      itself"); a marking-definition whose id another partner posted first
- *      fails (it cannot be replaced); the object's marking-set key
- *      (mark_key, with the submitter's nationality) is computed - malformed
+ *      itself"; not for objects relayed by a federation pull link,
+ *      docs/federation.md); a marking-definition whose id another
+ *      partner posted first fails (it cannot be replaced); the object's
+ *      marking-set key (mark_key, with the submitter's nationality) is
+ *      computed - malformed
  *      or over-limit markings fail - and interned into the marking-set id
  *      stored with the object (0: unmarked). The store keeps posted
  *      marking-definitions hub-wide in the same transaction as the object.
@@ -185,7 +187,10 @@ static int release_check(struct taxii_ctx *c, const json_t *o,
     int64_t owner = 0, set = 0;
     int rc;
 
-    if (cbr) {
+    /* Objects a federation pull link relays (src/sync: the principal's
+     * user is "sync:<link>", which no user name or token id can be) were
+     * created elsewhere: their created_by_ref names whoever made them. */
+    if (cbr && strncmp(c->req->who->user, "sync:", 5) != 0) {
         for (size_t i = 0; i < cfg->n_partners; i++) {
             const struct store_partner *x = &cfg->partners[i];
             if (x->id != me && x->identity[0] && !strcmp(x->identity, cbr)) {
@@ -291,9 +296,8 @@ void taxii_post_objects(struct taxii_ctx *c)
     rc = jsonx_parse(req->body, req->body_len, lim->max_json_depth, &root,
                      &e);
     if (rc == LI_ELIMIT) {
-        taxii_fail(resp, TAXII_C_TOO_DEEP,
-                   "arrays and objects nest deeper than %d levels",
-                   lim->max_json_depth);
+        /* too deep, or too many values (jsonx_parse says which) */
+        taxii_fail(resp, TAXII_C_TOO_DEEP, "%s", e.msg);
         goto out;
     }
     if (rc == LI_ENOMEM) {

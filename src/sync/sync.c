@@ -1,0 +1,877 @@
+/*
+ * sync.c - the federation loops (see sync.h and docs/federation.md): a
+ * supervisor thread that follows the links of the policy document in force,
+ * and one worker thread per link doing pull and push rounds with durable
+ * checkpoints (store_sync_*).
+ *
+ * Loops: a pulled version is stored with the link's peer partner as its
+ * submitter, and a push never sends versions whose submitter is the link's
+ * peer partner; together with "a duplicate is a success, never a second
+ * copy" at every hub, a cycle A -> B -> C -> A stores each version once at
+ * each hub.
+ */
+#include "sync/sync.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "client/client.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "core/util.h"
+#include "policy/doc.h"
+#include "policy/marking.h"
+#include "store/store_policy.h"
+
+#define SYNC_DEFAULT_BATCH 500u
+#define SYNC_RELOAD_US INT64_C(1000000)
+#define SYNC_RESP_MAX (64u * 1024 * 1024)
+#define SYNC_STALE_RETRIES 5
+
+struct worker {
+    struct sync *y;
+    struct policy_doc_link link; /* types owned */
+    pthread_t th;
+    int started;
+    int stop; /* under y->mu */
+};
+
+struct sync {
+    struct store *s;
+    struct policy *p;
+    struct taxii *t;
+    int64_t reload_us;
+    unsigned batch;
+    char *ca_file;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    pthread_t sup;
+    int sup_started;
+
+    struct worker *w; /* only the supervisor touches the array */
+    size_t n_w;
+    int64_t doc_version;
+};
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                        */
+/* ------------------------------------------------------------------ */
+
+int sync_url_allowed(const char *url)
+{
+    static const char *const loop[] = {"127.", "localhost", "[::1]", NULL};
+    const char *h;
+
+    if (!url)
+        return 0;
+    if (!strncmp(url, "https://", 8))
+        return url[8] != '\0';
+    if (strncmp(url, "http://", 7))
+        return 0;
+    h = url + 7;
+    for (size_t i = 0; loop[i]; i++) {
+        size_t n = strlen(loop[i]);
+        if (strncmp(h, loop[i], n))
+            continue;
+        if (i == 0) {
+            /* 127.d.d.d then ':' '/' or end */
+            const char *q = h + n;
+            while ((*q >= '0' && *q <= '9') || *q == '.')
+                q++;
+            return *q == ':' || *q == '/' || *q == '\0';
+        }
+        return h[n] == ':' || h[n] == '/' || h[n] == '\0';
+    }
+    return 0;
+}
+
+static void trim(char *t)
+{
+    size_t n = strlen(t), i = 0;
+
+    while (n && (t[n - 1] == ' ' || t[n - 1] == '\t' || t[n - 1] == '\r' ||
+                 t[n - 1] == '\n'))
+        t[--n] = '\0';
+    while (t[i] == ' ' || t[i] == '\t')
+        i++;
+    memmove(t, t + i, n - i + 1);
+}
+
+int sync_read_token(const char *env, const char *path, char *out,
+                    size_t outsz, struct li_err *e)
+{
+    char buf[SYNC_TOKEN_MAX + 2];
+    int rc = 0;
+
+    buf[0] = '\0';
+    if (env && *env) {
+        const char *v = getenv(env);
+        if (!v)
+            return li_err_set(e, LI_ENOTFOUND,
+                              "environment variable %s is not set", env);
+        if (strlen(v) >= sizeof(buf))
+            return li_err_set(e, LI_ELIMIT, "the token in %s is too long",
+                              env);
+        li_strlcpy(buf, v, sizeof(buf));
+    } else if (path && *path) {
+        FILE *f = fopen(path, "r");
+        if (!f)
+            return li_err_set(e, LI_ENOTFOUND, "cannot open token file %s: %s",
+                              path, strerror(errno));
+        if (!fgets(buf, sizeof(buf), f))
+            buf[0] = '\0';
+        fclose(f);
+        if (strlen(buf) > SYNC_TOKEN_MAX && buf[strlen(buf) - 1] != '\n')
+            return li_err_set(e, LI_ELIMIT, "the token in %s is too long",
+                              path);
+    } else {
+        return li_err_set(e, LI_EINVAL, "the link names no token");
+    }
+    trim(buf);
+    if (!buf[0])
+        rc = li_err_set(e, LI_EINVAL, "the link's token is empty");
+    else if (strlen(buf) >= outsz)
+        rc = li_err_set(e, LI_ELIMIT, "the link's token is too long");
+    else
+        li_strlcpy(out, buf, outsz);
+    memset(buf, 0, sizeof(buf));
+    return rc;
+}
+
+/* 1 when the worker should stop. */
+static int stopping(struct worker *w)
+{
+    int s;
+    pthread_mutex_lock(&w->y->mu);
+    s = w->stop || w->y->stop;
+    pthread_mutex_unlock(&w->y->mu);
+    return s;
+}
+
+/* Wait up to us or until asked to stop; 1 when asked to stop. */
+static int nap(struct sync *y, int *flag, int64_t us)
+{
+    struct timespec ts;
+    int s;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(us / 1000000);
+    ts.tv_nsec += (long)(us % 1000000) * 1000;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&y->mu);
+    while (!y->stop && !(flag && *flag))
+        if (pthread_cond_timedwait(&y->cv, &y->mu, &ts) == ETIMEDOUT)
+            break;
+    s = y->stop || (flag && *flag);
+    pthread_mutex_unlock(&y->mu);
+    return s;
+}
+
+/* What one round needs from the configuration, copied out of a snapshot. */
+struct link_env {
+    int64_t peer_id;
+    char peer_name[STORE_NAME_MAX];
+    int64_t coll_id;
+    char root[STORE_NAME_MAX];
+};
+
+static int link_resolve(struct sync *y, const struct policy_doc_link *l,
+                        struct link_env *le, struct li_err *e)
+{
+    struct policy_snap *sn = NULL;
+    const struct store_config *c;
+    const struct store_collection *k = NULL;
+    int rc = policy_acquire(y->p, &sn, e);
+
+    if (rc)
+        return rc;
+    c = sn->cfg;
+    memset(le, 0, sizeof(*le));
+    for (size_t i = 0; i < c->n_partners; i++)
+        if (!strcmp(c->partners[i].name, l->peer)) {
+            le->peer_id = c->partners[i].id;
+            li_strlcpy(le->peer_name, l->peer, sizeof(le->peer_name));
+        }
+    for (size_t i = 0; i < c->n_colls; i++)
+        if (!strcmp(c->colls[i].uuid, l->collection))
+            k = &c->colls[i];
+    for (size_t i = 0; k && i < c->n_roots; i++)
+        if (c->roots[i].id == k->api_root_id)
+            li_strlcpy(le->root, c->roots[i].name, sizeof(le->root));
+    if (!le->peer_id)
+        rc = li_err_set(e, LI_ENOTFOUND, "no partner named '%s'", l->peer);
+    else if (!k || !le->root[0])
+        rc = li_err_set(e, LI_ENOTFOUND, "no collection %s", l->collection);
+    else
+        le->coll_id = k->id;
+    policy_snap_release(y->p, sn);
+    return rc;
+}
+
+/* "a,b,c" from the link's types into out (""). */
+static void types_csv(const struct policy_doc_link *l, char *out, size_t sz)
+{
+    size_t n = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < l->n_types && n < sz; i++)
+        n += (size_t)snprintf(out + n, sz - n, "%s%s", i ? "," : "",
+                              l->types[i]);
+}
+
+/* ------------------------------------------------------------------ */
+/* pull                                                                 */
+/* ------------------------------------------------------------------ */
+
+struct pull_ctx {
+    struct worker *w;
+    struct store_sync_state *st;
+    struct policy_principal who;
+    char path[STORE_NAME_MAX + 64];
+    char note[STORE_SYNC_ERR_MAX]; /* first per-object refusal */
+};
+
+/* Ingest one pulled page as the peer partner, then move the checkpoint. */
+static int pull_page(void *arg, const struct client_page *pg, struct li_err *e)
+{
+    struct pull_ctx *pc = arg;
+    struct sync *y = pc->w->y;
+    struct taxii_req req;
+    struct taxii_resp resp;
+    json_t *env = NULL, *stj = NULL, *succ;
+    char *body = NULL;
+    int64_t moved = 0;
+    int rc = 0;
+
+    if (stopping(pc->w))
+        return li_err_set(e, LI_EBUSY, "stopping");
+    taxii_resp_init(&resp, SYNC_RESP_MAX);
+    if (json_array_size(pg->items) > 0) {
+        env = json_object();
+        if (!env || json_object_set(env, "objects", (json_t *)pg->items)) {
+            rc = li_err_set(e, LI_ENOMEM, "out of memory");
+            goto out;
+        }
+        body = json_dumps(env, JSON_COMPACT);
+        if (!body) {
+            rc = li_err_set(e, LI_ENOMEM, "out of memory");
+            goto out;
+        }
+        memset(&req, 0, sizeof(req));
+        req.method = "POST";
+        req.path = pc->path;
+        req.accept = TAXII_MEDIA;
+        req.content_type = TAXII_MEDIA;
+        req.body = body;
+        req.body_len = strlen(body);
+        req.who = &pc->who;
+        rc = taxii_handle(y->t, &req, &resp);
+        if (rc == 0 && resp.status != 202) {
+            rc = li_err_set(e, resp.status == 403 ? LI_EPERM : LI_EIO,
+                            "local ingest as partner %s answered %d: %.200s",
+                            pc->who.partner_name, resp.status,
+                            resp.body.data ? resp.body.data : "");
+            goto out;
+        }
+        if (rc) {
+            rc = li_err_set(e, rc, "local ingest failed");
+            goto out;
+        }
+        stj = json_loadb(resp.body.data, resp.body.len, 0, NULL);
+        succ = json_object_get(stj, "successes");
+        if (succ) {
+            size_t i;
+            json_t *v;
+            json_array_foreach(succ, i, v) if (!json_object_get(v, "message"))
+                moved++;
+        } else {
+            moved = json_integer_value(json_object_get(stj, "success_count"));
+        }
+        if (json_integer_value(json_object_get(stj, "failure_count")) > 0 &&
+            !pc->note[0]) {
+            json_t *f0 = json_array_get(json_object_get(stj, "failures"), 0);
+            snprintf(pc->note, sizeof(pc->note),
+                     "pulled object %s refused here: %.150s",
+                     json_string_value(json_object_get(f0, "id"))
+                         ? json_string_value(json_object_get(f0, "id"))
+                         : "?",
+                     json_string_value(json_object_get(f0, "message"))
+                         ? json_string_value(json_object_get(f0, "message"))
+                         : "");
+        }
+    }
+    if (pg->date_added_last && pg->date_added_last[0])
+        li_strlcpy(pc->st->pull_after, pg->date_added_last,
+                   sizeof(pc->st->pull_after));
+    pc->st->pulled += moved;
+    rc = store_sync_put(y->s, pc->st, e);
+out:
+    free(body);
+    if (env)
+        json_decref(env);
+    if (stj)
+        json_decref(stj);
+    taxii_resp_release(&resp);
+    return rc;
+}
+
+static int do_pull(struct worker *w, struct client *c,
+                   const struct link_env *le, struct store_sync_state *st,
+                   char *note, size_t notesz, struct li_err *e)
+{
+    const struct policy_doc_link *l = &w->link;
+    struct client_filter f;
+    struct pull_ctx pc;
+    char types[POLICY_LINK_MAX_TYPES * STORE_NAME_MAX];
+    int rc;
+
+    memset(&pc, 0, sizeof(pc));
+    pc.w = w;
+    pc.st = st;
+    pc.who.partner_id = le->peer_id;
+    li_strlcpy(pc.who.partner_name, le->peer_name,
+               sizeof(pc.who.partner_name));
+    /* "sync:" cannot be a username or a token id: it marks a relay. */
+    memcpy(pc.who.user, "sync:", 5);
+    li_strlcpy(pc.who.user + 5, l->id, sizeof(pc.who.user) - 5);
+    snprintf(pc.path, sizeof(pc.path), "/%s/collections/%s/objects/",
+             le->root, l->collection);
+    memset(&f, 0, sizeof(f));
+    types_csv(l, types, sizeof(types));
+    f.added_after = st->pull_after[0] ? st->pull_after : NULL;
+    f.match_type = types[0] ? types : NULL;
+    rc = client_objects(c, l->url, l->remote_collection, &f, pull_page, &pc,
+                        e);
+    if (pc.note[0] && !note[0])
+        li_strlcpy(note, pc.note, notesz);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* push                                                                 */
+/* ------------------------------------------------------------------ */
+
+struct mset {
+    int64_t id;
+    char *key;
+};
+
+struct msets {
+    struct mset *v;
+    size_t n, cap;
+};
+
+static int mset_add(void *ctx, int64_t id, const char *key)
+{
+    struct msets *m = ctx;
+
+    if (m->n == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 64;
+        m->v = li_xrealloc(m->v, m->cap * sizeof(*m->v));
+    }
+    m->v[m->n].id = id;
+    m->v[m->n].key = li_xstrdup(key);
+    m->n++;
+    return 0;
+}
+
+static void msets_release(struct msets *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        free(m->v[i].key);
+    free(m->v);
+    memset(m, 0, sizeof(*m));
+}
+
+static const char *mset_key(const struct msets *m, int64_t id)
+{
+    size_t lo = 0, hi = m->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->v[mid].id == id)
+            return m->v[mid].key;
+        if (m->v[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+struct push_ctx {
+    struct sync *y;
+    const struct msets *sets;
+    const struct policy_view *view;
+    const struct mark_peer *peer;
+    struct client_objlist *list;
+    int64_t last_us;   /* greatest date_added looked at */
+    size_t withheld;
+    int err;
+};
+
+/* 1 if a version of marking set set_id may go to the peer. */
+static int relayable(struct push_ctx *px, int64_t set_id)
+{
+    struct mark_set ms;
+    const char *key;
+    int ok;
+
+    if (set_id == 0)
+        return 1;
+    if (mark_visible_redacts(&px->view->vis, set_id))
+        return 0; /* only a redacted copy could go: send nothing */
+    key = mset_key(px->sets, set_id);
+    if (!key || mark_set_parse(key, strlen(key), &ms, NULL))
+        return 0;
+    ok = mark_may_relay(policy_marks(px->y->p), px->peer, &ms) == MARK_ALLOW;
+    mark_set_release(&ms);
+    return ok;
+}
+
+static int push_row(void *ctx, const struct store_row *row)
+{
+    struct push_ctx *px = ctx;
+    json_t *o;
+
+    px->last_us = row->date_added_us;
+    if (row->submitter == px->peer->partner_id)
+        return 0; /* it came from that peer */
+    if (!relayable(px, row->marking_set)) {
+        px->withheld++;
+        return 0;
+    }
+    o = json_loadb(row->json, row->json_len, 0, NULL);
+    if (!o) {
+        px->err = LI_EPARSE;
+        return LI_EPARSE;
+    }
+    if (client_objlist_add(px->list, o, NULL))
+        px->err = LI_ENOMEM;
+    json_decref(o);
+    return px->err;
+}
+
+/* One batch: query, send, advance. *more_out = 1 when another batch
+ * follows. */
+static int push_batch(struct worker *w, struct client *c,
+                      const struct link_env *le, struct store_sync_state *st,
+                      int *more_out, char *note, size_t notesz,
+                      struct li_err *e)
+{
+    struct sync *y = w->y;
+    const struct policy_doc_link *l = &w->link;
+    struct policy_snap *sn = NULL;
+    struct policy_view view;
+    int have_view = 0;
+    struct msets sets = {0};
+    struct client_objlist list;
+    struct client_push_result res;
+    int have_res = 0;
+    struct store_query q;
+    struct mark_peer peer;
+    struct push_ctx px;
+    const struct store_partner *pa;
+    const char *typev[POLICY_LINK_MAX_TYPES];
+    int can_read = 0, can_write = 0, more = 0, rc, tries = 0;
+
+    client_objlist_init(&list);
+    memset(&res, 0, sizeof(res));
+again:
+    rc = policy_acquire(y->p, &sn, e);
+    if (rc)
+        goto out;
+    pa = policy_find_partner(sn, le->peer_id);
+    if (!pa) {
+        rc = li_err_set(e, LI_ENOTFOUND, "partner %s is gone", le->peer_name);
+        goto out;
+    }
+    policy_rights(sn, le->peer_id, le->coll_id, &can_read, &can_write);
+    rc = policy_view_get(y->p, sn, le->peer_id, le->coll_id, &view, e);
+    if (rc)
+        goto out;
+    have_view = 1;
+    rc = store_marking_sets(y->s, 0, mset_add, &sets, e);
+    if (rc)
+        goto out;
+    memset(&peer, 0, sizeof(peer));
+    peer.partner_id = le->peer_id;
+    peer.nationality = pa->nationality;
+    peer.org_code = pa->org_code;
+    peer.is_reader = can_read;
+    peer.coll_id = le->coll_id;
+    peer.pol = sn->mpol;
+
+    memset(&q, 0, sizeof(q));
+    q.coll_id = le->coll_id;
+    q.after_us = st->push_after_us;
+    for (size_t i = 0; i < l->n_types; i++)
+        typev[i] = l->types[i];
+    q.types = typev;
+    q.n_types = l->n_types;
+    q.version_flags = STORE_V_ALL;
+    q.limit = y->batch;
+    q.want_json = 1;
+    q.visible_sets = view.vis.visible;
+    q.n_visible_sets = view.vis.n_visible;
+    q.reader_partner = le->peer_id;
+
+    memset(&px, 0, sizeof(px));
+    px.y = y;
+    px.sets = &sets;
+    px.view = &view;
+    px.peer = &peer;
+    px.list = &list;
+    px.last_us = INT64_MIN;
+    rc = store_query(y->s, &q, push_row, &px, &more, e);
+    if (rc) {
+        if (px.err)
+            li_err_set(e, px.err, "reading local versions: %s",
+                       li_strerror(px.err));
+        goto out;
+    }
+    /* A marking set interned after the view was made: rows of it were
+     * filtered out; do the batch again with a fresh view rather than skip
+     * past them. */
+    rc = policy_view_stale(y->p, &view, e);
+    if (rc < 0)
+        goto out;
+    if (rc == 1 && ++tries < SYNC_STALE_RETRIES) {
+        policy_view_release(&view);
+        have_view = 0;
+        policy_snap_release(y->p, sn);
+        sn = NULL;
+        msets_release(&sets);
+        client_objlist_release(&list);
+        client_objlist_init(&list);
+        goto again;
+    }
+    if (rc == 1) {
+        rc = li_err_set(e, LI_EBUSY, "markings keep changing; try later");
+        goto out;
+    }
+    if (list.n) {
+        have_res = 1;
+        rc = client_add_objects(c, l->url, l->remote_collection, &list, NULL,
+                                NULL, &res, e);
+        if (rc)
+            goto out;
+        if (res.pending || res.unsent) {
+            rc = li_err_set(e, LI_EBUSY,
+                            "the peer left %zu objects pending, %zu unsent",
+                            res.pending, res.unsent);
+            goto out;
+        }
+        if (res.failure && !note[0]) {
+            json_t *f0 = json_array_get(res.failures, 0);
+            const char *fid = json_string_value(json_object_get(f0, "id"));
+            const char *fm = json_string_value(json_object_get(f0, "message"));
+            snprintf(note, notesz, "%zu pushed objects refused by the peer, "
+                                   "first %s: %.150s",
+                     res.failure, fid ? fid : "?", fm ? fm : "");
+        }
+        st->pushed += (int64_t)res.success;
+    }
+    if (px.last_us != INT64_MIN)
+        st->push_after_us = px.last_us;
+    rc = store_sync_put(y->s, st, e);
+    if (rc == 0)
+        *more_out = more;
+out:
+    if (have_res)
+        client_push_result_release(&res);
+    client_objlist_release(&list);
+    msets_release(&sets);
+    if (have_view)
+        policy_view_release(&view);
+    if (sn)
+        policy_snap_release(y->p, sn);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* one round                                                            */
+/* ------------------------------------------------------------------ */
+
+static void round_once(struct worker *w)
+{
+    struct sync *y = w->y;
+    const struct policy_doc_link *l = &w->link;
+    struct store_sync_state st;
+    struct link_env le;
+    struct client_opts co;
+    struct client *c = NULL;
+    struct li_err e;
+    char token[SYNC_TOKEN_MAX + 1];
+    char note[STORE_SYNC_ERR_MAX] = "";
+    int rc, more;
+
+    li_err_clear(&e);
+    token[0] = '\0';
+    rc = store_sync_get(y->s, l->id, &st, &e);
+    if (rc == LI_ENOTFOUND) {
+        memset(&st, 0, sizeof(st));
+        li_strlcpy(st.link, l->id, sizeof(st.link));
+        st.push_after_us = INT64_MIN;
+        rc = 0;
+    }
+    if (rc) {
+        li_warn("sync: link %s: %s", l->id, e.msg);
+        return; /* the store is unwell: nothing to record it in */
+    }
+    li_err_clear(&e);
+    if (!sync_url_allowed(l->url)) {
+        rc = li_err_set(&e, LI_EINVAL,
+                        "%s: peers are reached over https (plain http only "
+                        "on loopback)", l->url);
+        goto done;
+    }
+    rc = link_resolve(y, l, &le, &e);
+    if (rc)
+        goto done;
+    rc = sync_read_token(l->token_env, l->token_file, token, sizeof(token),
+                         &e);
+    if (rc)
+        goto done;
+    client_opts_default(&co);
+    co.token = token;
+    co.ca_file = y->ca_file;
+    /* Bounded so that a hung peer delays shutdown (sync_stop) by at most
+     * about stall_s: the client has no cancel hook. */
+    co.connect_timeout_ms = 5000;
+    co.timeout_ms = 60000;
+    co.stall_s = 10;
+    co.max_retries = 2;
+    co.max_wait_ms = 5000;
+    co.page_limit = y->batch;
+    co.batch_objects = y->batch;
+    co.status_wait_ms = 30000;
+    rc = client_new(&co, &c, &e);
+    if (rc)
+        goto done;
+    if (l->direction & POLICY_LINK_PULL) {
+        rc = do_pull(w, c, &le, &st, note, sizeof(note), &e);
+        if (rc) {
+            char why[LI_ERR_MSG_MAX - 16];
+            li_strlcpy(why, e.msg, sizeof(why));
+            li_err_set(&e, rc, "pull: %s", why);
+            goto done;
+        }
+    }
+    if (l->direction & POLICY_LINK_PUSH) {
+        do {
+            more = 0;
+            rc = push_batch(w, c, &le, &st, &more, note, sizeof(note), &e);
+        } while (rc == 0 && more && !stopping(w));
+        if (rc) {
+            char why[LI_ERR_MSG_MAX - 16];
+            li_strlcpy(why, e.msg, sizeof(why));
+            li_err_set(&e, rc, "push: %s", why);
+        }
+    }
+done:
+    memset(token, 0, sizeof(token));
+    client_free(c);
+    if (rc == LI_EBUSY && stopping(w))
+        return;
+    /* Re-read: the pages and batches committed their own progress. */
+    {
+        struct store_sync_state cur;
+        struct li_err e2;
+        li_err_clear(&e2);
+        if (store_sync_get(y->s, l->id, &cur, &e2) == 0)
+            st = cur;
+    }
+    st.last_attempt_us = li_time_now_us();
+    if (rc == 0) {
+        st.last_success_us = st.last_attempt_us;
+        li_strlcpy(st.last_error, note, sizeof(st.last_error));
+    } else {
+        li_strlcpy(st.last_error, e.msg, sizeof(st.last_error));
+        li_warn("sync: link %s: %s", l->id, e.msg);
+    }
+    li_err_clear(&e);
+    if (store_sync_put(y->s, &st, &e))
+        li_warn("sync: link %s: keeping its state: %s", l->id, e.msg);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+
+    li_info("sync: link %s started (%s every %llds, peer %s)", w->link.id,
+            w->link.direction == POLICY_LINK_BOTH   ? "pull+push"
+            : w->link.direction == POLICY_LINK_PULL ? "pull"
+                                                    : "push",
+            (long long)w->link.interval_s, w->link.peer);
+    while (!stopping(w)) {
+        round_once(w);
+        if (nap(w->y, &w->stop, w->link.interval_s * INT64_C(1000000)))
+            break;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* supervisor                                                           */
+/* ------------------------------------------------------------------ */
+
+static void workers_stop(struct sync *y)
+{
+    pthread_mutex_lock(&y->mu);
+    for (size_t i = 0; i < y->n_w; i++)
+        y->w[i].stop = 1;
+    pthread_cond_broadcast(&y->cv);
+    pthread_mutex_unlock(&y->mu);
+    for (size_t i = 0; i < y->n_w; i++) {
+        if (y->w[i].started)
+            pthread_join(y->w[i].th, NULL);
+        free(y->w[i].link.types);
+    }
+    free(y->w);
+    y->w = NULL;
+    y->n_w = 0;
+}
+
+static void workers_start(struct sync *y, const struct policy_doc *d)
+{
+    if (!d || d->n_links == 0)
+        return;
+    y->w = li_xcalloc(d->n_links, sizeof(*y->w));
+    y->n_w = d->n_links;
+    for (size_t i = 0; i < d->n_links; i++) {
+        struct worker *w = &y->w[i];
+        w->y = y;
+        w->link = d->links[i];
+        w->link.types = NULL;
+        if (d->links[i].n_types) {
+            w->link.types =
+                li_xcalloc(d->links[i].n_types, sizeof(*w->link.types));
+            memcpy(w->link.types, d->links[i].types,
+                   d->links[i].n_types * sizeof(*w->link.types));
+        }
+        if (pthread_create(&w->th, NULL, worker_main, w) == 0)
+            w->started = 1;
+        else
+            li_error("sync: cannot start link %s", w->link.id);
+    }
+}
+
+/* Follow the document in force: restart the links when its version moves. */
+static void reload(struct sync *y)
+{
+    struct policy_doc *d = NULL;
+    struct li_err e;
+    int64_t version = 0;
+    char *text = NULL;
+    int rc;
+
+    li_err_clear(&e);
+    rc = store_policy_get(y->s, &version, NULL, &e);
+    if (rc || version == y->doc_version)
+        goto out;
+    rc = store_policy_get(y->s, &version, &text, &e);
+    if (rc)
+        goto out;
+    if (text) {
+        rc = policy_doc_parse(text, strlen(text), &d, &e);
+        if (rc) {
+            /* Keep the links running as they are; say it once. */
+            li_error("sync: policy document v%lld does not parse, its links "
+                     "are not used: %s", (long long)version, e.msg);
+            y->doc_version = version;
+            rc = 0;
+            goto out;
+        }
+    }
+    workers_stop(y);
+    y->doc_version = version;
+    workers_start(y, d);
+    if (d && d->n_links)
+        li_info("sync: %zu links from policy document v%lld", d->n_links,
+                (long long)version);
+out:
+    if (rc)
+        li_warn("sync: reading the policy document: %s", e.msg);
+    free(text);
+    policy_doc_free(d);
+}
+
+static void *sup_main(void *arg)
+{
+    struct sync *y = arg;
+
+    for (;;) {
+        reload(y);
+        if (nap(y, NULL, y->reload_us))
+            break;
+    }
+    workers_stop(y);
+    return NULL;
+}
+
+int sync_start(struct store *s, struct policy *p, struct taxii *t,
+               const struct sync_opts *o, struct sync **out, struct li_err *e)
+{
+    struct sync *y;
+
+    struct client_opts co;
+    struct client *c = NULL;
+    int rc;
+
+    if (!s || !p || !t || !out)
+        return li_err_set(e, LI_EINVAL, "sync_start: bad arguments");
+    /* The first client_new() initialises libcurl, which is not thread-safe:
+     * do it here, on the caller's thread, before any worker runs. */
+    client_opts_default(&co);
+    rc = client_new(&co, &c, e);
+    if (rc)
+        return rc;
+    client_free(c);
+    y = li_xcalloc(1, sizeof(*y));
+    y->s = s;
+    y->p = p;
+    y->t = t;
+    y->reload_us = o && o->reload_us > 0 ? o->reload_us : SYNC_RELOAD_US;
+    y->batch = o && o->batch ? o->batch : SYNC_DEFAULT_BATCH;
+    y->ca_file = o && o->ca_file ? li_xstrdup(o->ca_file) : NULL;
+    pthread_mutex_init(&y->mu, NULL);
+    pthread_cond_init(&y->cv, NULL);
+    if (pthread_create(&y->sup, NULL, sup_main, y)) {
+        pthread_mutex_destroy(&y->mu);
+        pthread_cond_destroy(&y->cv);
+        free(y->ca_file);
+        free(y);
+        return li_err_set(e, LI_EIO, "sync: cannot start a thread");
+    }
+    y->sup_started = 1;
+    *out = y;
+    return 0;
+}
+
+void sync_stop(struct sync *y)
+{
+    if (!y)
+        return;
+    pthread_mutex_lock(&y->mu);
+    y->stop = 1;
+    pthread_cond_broadcast(&y->cv);
+    pthread_mutex_unlock(&y->mu);
+    if (y->sup_started)
+        pthread_join(y->sup, NULL);
+    pthread_mutex_destroy(&y->mu);
+    pthread_cond_destroy(&y->cv);
+    free(y->ca_file);
+    free(y);
+}
