@@ -425,6 +425,7 @@ int policy_view_get(struct policy *p, const struct policy_snap *sn,
                 n_marked++;
         }
         out->hides_any = !unmarked || n_marked < p->n_sets;
+        out->max_set = p->n_sets ? p->sets[p->n_sets - 1].id : 0;
     }
     pthread_mutex_unlock(&p->mmu);
     if (rc) {

@@ -86,6 +86,8 @@ struct policy_view {
                                   unmarked objects) is not visible: only
                                   then can a query hide rows from the
                                   reader (and the audit trail look for them) */
+    int64_t max_set;           /* greatest marking-set id known to the view
+                                  (ids grow as sets are interned) */
     struct mark_reader reader;
     struct mark_policy mpol;
 };

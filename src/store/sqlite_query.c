@@ -177,13 +177,16 @@ static int check_query(const struct store_query *q, int del, struct li_err *e)
 /* The conditions that decide which versions exist for this reader: the
  * spec_version filter and visibility, on table alias a. */
 static void qb_exist(struct qb *b, const char *a, const struct qlist *spec,
-                     const struct qlist *vis, int reader)
+                     const struct qlist *vis, int reader, int upto)
 {
     if (spec->n) {
         qb_sql(b, " AND %s.spec_version IN ", a);
         qb_emit(b, spec);
     }
-    if (reader) {
+    if (upto) {
+        qb_sql(b, " AND (%s.marking_set<=?%d OR %s.submitter=?%d)", a, upto,
+               a, reader);
+    } else if (reader) {
         if (vis->n) {
             qb_sql(b, " AND (%s.marking_set IN ", a);
             qb_emit(b, vis);
@@ -200,7 +203,7 @@ static void qb_select(struct qb *b, const struct store_query *q,
                       const char *cols, const char *del_id)
 {
     struct qlist spec = {0, 0}, vis = {0, 0}, l;
-    int reader = 0;
+    int reader = 0, upto = 0;
     unsigned vf = q->version_flags;
 
     /* The index is named: by id there are few rows (sorted afterwards);
@@ -236,6 +239,11 @@ static void qb_select(struct qb *b, const struct store_query *q,
             reader = qb_param(b, 0, q->reader_partner, NULL);
             qb_sql(b, " AND o.submitter=?%d", reader);
         }
+    } else if (q->visible_upto_on) {
+        upto = qb_param(b, 0, q->visible_upto, NULL);
+        reader = qb_param(b, 0, q->reader_partner, NULL);
+        qb_sql(b, " AND (o.marking_set<=?%d OR o.submitter=?%d)", upto,
+               reader);
     }
     /* No flags and no timestamps selects every version (as STORE_V_ALL). */
     if (!(vf & STORE_V_ALL) && (vf || q->n_versions)) {
@@ -247,7 +255,7 @@ static void qb_select(struct qb *b, const struct store_query *q,
                    " WHERE o2.coll_id=?1 AND o2.stix_id=o.stix_id"
                    " AND o2.version_us>o.version_us",
                    SQ_VF_NEWER);
-            qb_exist(b, "o2", &spec, &vis, reader);
+            qb_exist(b, "o2", &spec, &vis, reader, upto);
             qb_sql(b, ")");
             sep = " OR ";
         }
@@ -257,7 +265,7 @@ static void qb_select(struct qb *b, const struct store_query *q,
                    " WHERE o3.coll_id=?1 AND o3.stix_id=o.stix_id"
                    " AND o3.version_us<o.version_us",
                    sep, SQ_VF_OLDER);
-            qb_exist(b, "o3", &spec, &vis, reader);
+            qb_exist(b, "o3", &spec, &vis, reader, upto);
             qb_sql(b, ")");
             sep = " OR ";
         }

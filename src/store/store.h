@@ -199,6 +199,14 @@ struct store_query {
     const int64_t *visible_sets;
     size_t n_visible_sets;
     int64_t reader_partner;
+    /* The cheap form of the same filter, for a reader who may see every
+     * marking set known when its view was made: when visible_sets is NULL
+     * and visible_upto_on is 1, only versions with marking_set <=
+     * visible_upto (set ids grow as sets are interned, so a set interned
+     * later is excluded: fail closed) or submitted by reader_partner are
+     * considered. */
+    int visible_upto_on;
+    int64_t visible_upto;
 };
 
 struct store_row {

@@ -364,6 +364,23 @@ static int page_stale(struct taxii_ctx *c, const struct policy_view *v,
     return 1;
 }
 
+/* Releasability in the store query. A reader who may see every marking set
+ * the view knows gets the cheap "marking_set <= newest known" form (a set
+ * interned after the view is still excluded); anyone else the list of the
+ * sets they may see (never NULL: policy_view_get guarantees it). */
+static void view_filter(struct store_query *q, const struct policy_view *v)
+{
+    if (!v->hides_any) {
+        q->visible_sets = NULL;
+        q->n_visible_sets = 0;
+        q->visible_upto_on = 1;
+        q->visible_upto = v->max_set;
+    } else {
+        q->visible_sets = v->vis.visible;
+        q->n_visible_sets = v->vis.n_visible;
+    }
+}
+
 static void query_from_filter(struct taxii_ctx *c, struct store_query *q,
                               const struct taxii_filter *f,
                               const struct policy_view *v)
@@ -382,9 +399,7 @@ static void query_from_filter(struct taxii_ctx *c, struct store_query *q,
     q->n_spec_versions = f->n_spec_versions;
     q->limit = f->limit;
     q->reader_partner = c->req->who->partner_id;
-    /* Releasability: never NULL (policy_view_get guarantees it). */
-    q->visible_sets = v->vis.visible;
-    q->n_visible_sets = v->vis.n_visible;
+    view_filter(q, v);
 }
 
 void taxii_get_objects(struct taxii_ctx *c)
@@ -447,8 +462,7 @@ static int object_exists(struct taxii_ctx *c, const char *object,
     q.version_flags = STORE_V_ALL;
     q.limit = 1;
     q.reader_partner = c->req->who->partner_id;
-    q.visible_sets = v->vis.visible;
-    q.n_visible_sets = v->vis.n_visible;
+    view_filter(&q, v);
     rc = store_query(c->t->store, &q, count_row, &n, NULL, &e);
     if (rc) {
         li_error("taxii: query: %s", e.msg);

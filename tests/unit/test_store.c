@@ -1516,6 +1516,34 @@ static void test_visible_sets(void **state)
         c = 0;
         assert_int_equal(store_query(f->s, &q, count_fn, &c, NULL, NULL), 0);
         assert_int_equal(c, 3);
+        /* the "every set up to N" form: sets 0 and 5 yes, 6 (newer) no;
+         * "last" is then v2 for reader 2; the submitter still sees all */
+        q.visible_sets = NULL;
+        q.n_visible_sets = 0;
+        q.visible_upto_on = 1;
+        q.visible_upto = 5;
+        q.reader_partner = 2;
+        c = 0;
+        assert_int_equal(store_query(f->s, &q, count_fn, &c, NULL, NULL), 0);
+        assert_int_equal(c, 2);
+        q.version_flags = STORE_V_LAST;
+        {
+            struct rows *r2 = calloc(1, sizeof(*r2));
+            assert_int_equal(store_query(f->s, &q, rows_fn, r2, NULL, NULL), 0);
+            assert_int_equal(r2->n, 1);
+            assert_int_equal(r2->r[0].version_us, 2);
+            free(r2);
+        }
+        q.version_flags = STORE_V_ALL;
+        q.visible_upto = 4;
+        c = 0;
+        assert_int_equal(store_query(f->s, &q, count_fn, &c, NULL, NULL), 0);
+        assert_int_equal(c, 1);
+        q.reader_partner = 1;
+        c = 0;
+        assert_int_equal(store_query(f->s, &q, count_fn, &c, NULL, NULL), 0);
+        assert_int_equal(c, 3);
+        q.visible_upto_on = 0;
     }
     /* delete by a reader who sees only set 0 removes v1 only */
     {
