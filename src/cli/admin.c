@@ -411,30 +411,6 @@ static int valid_nationality(const char *s)
            s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z';
 }
 
-/* ISA/ACS organisation code: NAT '.' SEG ('.' SEG)*, SEG = [A-Z0-9][A-Z0-9_-]*,
- * NAT the partner's nationality. */
-static int valid_org_code(const char *s, const char *nationality)
-{
-    size_t i, n = strlen(s), seg = 0;
-    if (n < 5 || n >= STORE_NAME_MAX || strncmp(s, nationality, 3) != 0 ||
-        s[3] != '.')
-        return 0;
-    for (i = 4; i < n; i++) {
-        char ch = s[i];
-        if (ch == '.') {
-            if (seg == 0)
-                return 0;
-            seg = 0;
-        } else if ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                   (seg > 0 && (ch == '_' || ch == '-'))) {
-            seg++;
-        } else {
-            return 0;
-        }
-    }
-    return seg > 0;
-}
-
 /* "identity--" followed by a UUID. */
 static int valid_identity(const char *s)
 {
@@ -642,7 +618,7 @@ static int cmd_partner_add(struct ctx *c)
         for (p = org; *p; p++)
             *p = (char)toupper((unsigned char)*p);
     }
-    if (n >= sizeof(org) || !valid_org_code(org, nat)) {
+    if (n >= sizeof(org) || !policy_org_code_valid(org, nat)) {
         fprintf(stderr,
                 PROG ": organisation code '%s' is not of the form "
                      "%s.ORG[.UNIT] (the nationality, then capitals, "

@@ -57,7 +57,7 @@ static int valid_nationality(const char *s)
 
 /* ISA/ACS organisation code: NAT '.' SEG ('.' SEG)*, SEG = [A-Z0-9][A-Z0-9_-]*,
  * NAT the partner's nationality. */
-static int valid_org_code(const char *s, const char *nat)
+int policy_org_code_valid(const char *s, const char *nat)
 {
     size_t n = strlen(s), seg = 0;
 
@@ -330,7 +330,7 @@ static int parse_partners(json_t *arr, struct policy_doc *d, struct li_err *e)
             for (char *q = p->org_code; *q; q++)
                 *q = (char)toupper((unsigned char)*q);
         }
-        if (!valid_org_code(p->org_code, p->nationality)) {
+        if (!policy_org_code_valid(p->org_code, p->nationality)) {
             rc = li_err_set(e, LI_EINVAL,
                             "%s.org_code: '%s' is not of the form "
                             "%s.ORG[.UNIT] (the nationality, then capitals, "

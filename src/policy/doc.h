@@ -112,6 +112,11 @@ struct policy_doc {
     size_t n_links;
 };
 
+/* 1 if s is an ISA/ACS organisation code of a partner of nationality nat:
+ * NAT '.' SEG ('.' SEG)*, SEG = [A-Z0-9][A-Z0-9_-]* (JPN.NISC), else 0.
+ * Shared by the document parser and `liaison admin partner add`. */
+int policy_org_code_valid(const char *s, const char *nat);
+
 /* Parse and validate text[0..len). LI_EPARSE for bad JSON, LI_EINVAL for a
  * document that breaks a rule, LI_ELIMIT past POLICY_DOC_MAX_*; e->msg names
  * the JSON path ("$.grants[2].collection: no such collection 'x'"). */

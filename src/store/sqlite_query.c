@@ -287,6 +287,28 @@ static void qb_bind(const struct qb *b, sqlite3_stmt *st)
     }
 }
 
+/* Fill row from the current result of a SELECT of the columns date_added,
+ * version_us, submitter, marking_set, stix_id, type, spec_version[, json].
+ * 0 when a text column came back NULL (out of memory), else 1. */
+static int row_read(sqlite3_stmt *st, int want_json, struct store_row *row)
+{
+    row->date_added_us = sqlite3_column_int64(st, 0);
+    row->version_us = sqlite3_column_int64(st, 1);
+    row->submitter = sqlite3_column_int64(st, 2);
+    row->marking_set = sqlite3_column_int64(st, 3);
+    row->stix_id = (const char *)sqlite3_column_text(st, 4);
+    row->type = (const char *)sqlite3_column_text(st, 5);
+    row->spec_version = (const char *)sqlite3_column_text(st, 6);
+    row->json = NULL;
+    row->json_len = 0;
+    if (want_json) {
+        row->json = (const char *)sqlite3_column_text(st, 7);
+        row->json_len = (size_t)sqlite3_column_bytes(st, 7);
+    }
+    return row->stix_id && row->type && row->spec_version &&
+           (!want_json || row->json);
+}
+
 int store_query(struct store *s, const struct store_query *q, store_row_fn fn,
                 void *ctx, int *more_out, struct li_err *e)
 {
@@ -342,21 +364,7 @@ int store_query(struct store *s, const struct store_query *q, store_row_fn fn,
             more = 1;
             break;
         }
-        row.date_added_us = sqlite3_column_int64(st, 0);
-        row.version_us = sqlite3_column_int64(st, 1);
-        row.submitter = sqlite3_column_int64(st, 2);
-        row.marking_set = sqlite3_column_int64(st, 3);
-        row.stix_id = (const char *)sqlite3_column_text(st, 4);
-        row.type = (const char *)sqlite3_column_text(st, 5);
-        row.spec_version = (const char *)sqlite3_column_text(st, 6);
-        row.json = NULL;
-        row.json_len = 0;
-        if (q->want_json) {
-            row.json = (const char *)sqlite3_column_text(st, 7);
-            row.json_len = (size_t)sqlite3_column_bytes(st, 7);
-        }
-        if (!row.stix_id || !row.type || !row.spec_version ||
-            (q->want_json && !row.json)) {
+        if (!row_read(st, q->want_json, &row)) {
             rc = sq_fail(e, c->db, sqlite3_errcode(c->db), "query: row");
             goto out;
         }
@@ -511,15 +519,7 @@ int store_query_hidden(struct store *s, const struct store_query *q,
             rc = sq_fail(e, c->db, r, "hidden query");
             goto out;
         }
-        memset(&row, 0, sizeof(row));
-        row.date_added_us = sqlite3_column_int64(st, 0);
-        row.version_us = sqlite3_column_int64(st, 1);
-        row.submitter = sqlite3_column_int64(st, 2);
-        row.marking_set = sqlite3_column_int64(st, 3);
-        row.stix_id = (const char *)sqlite3_column_text(st, 4);
-        row.type = (const char *)sqlite3_column_text(st, 5);
-        row.spec_version = (const char *)sqlite3_column_text(st, 6);
-        if (!row.stix_id || !row.type || !row.spec_version) {
+        if (!row_read(st, 0, &row)) {
             rc = sq_fail(e, c->db, sqlite3_errcode(c->db), "hidden: row");
             goto out;
         }

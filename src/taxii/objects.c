@@ -443,8 +443,9 @@ static int count_row(void *ctx, const struct store_row *row)
     return 0;
 }
 
-/* 1 if the object has any version in the collection the reader may see,
- * 0 if not, negative on a store error (resp filled). */
+/* 1 if the object has any version in the collection the reader may see
+ * (any version at all when v is NULL), 0 if not, negative on a store error
+ * (resp filled, unless v is NULL). */
 static int object_exists(struct taxii_ctx *c, const char *object,
                          const struct policy_view *v)
 {
@@ -462,11 +463,15 @@ static int object_exists(struct taxii_ctx *c, const char *object,
     q.version_flags = STORE_V_ALL;
     q.limit = 1;
     q.reader_partner = c->req->who->partner_id;
-    view_filter(&q, v);
+    /* v NULL (audit_hidden only): every version, for this check only;
+     * nothing of what it finds leaves the server. */
+    if (v)
+        view_filter(&q, v);
     rc = store_query(c->t->store, &q, count_row, &n, NULL, &e);
     if (rc) {
         li_error("taxii: query: %s", e.msg);
-        taxii_fail_code(c->resp, rc, &e);
+        if (v)
+            taxii_fail_code(c->resp, rc, &e);
         return -1;
     }
     return n > 0;
@@ -477,22 +482,7 @@ static int object_exists(struct taxii_ctx *c, const char *object,
  * denial in the audit trail. */
 static void audit_hidden(struct taxii_ctx *c, const char *object)
 {
-    struct store_query q;
-    const char *ids[1] = {object};
-    size_t n = 0;
-
-    if (!c->t->audit)
-        return;
-    memset(&q, 0, sizeof q);
-    q.coll_id = c->coll->id;
-    q.after_us = INT64_MIN;
-    q.ids = ids;
-    q.n_ids = 1;
-    q.version_flags = STORE_V_ALL;
-    q.limit = 1;
-    /* visible_sets NULL: every version, for this check only; nothing of
-     * what it finds leaves the server. */
-    if (store_query(c->t->store, &q, count_row, &n, NULL, NULL) == 0 && n)
+    if (c->t->audit && object_exists(c, object, NULL) == 1)
         audit_log(c->t->audit, AUDIT_DENY, c->req->who->partner_name, object,
                   "not releasable to the reader under its markings "
                   "(answered 404)");
