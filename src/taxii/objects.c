@@ -81,6 +81,18 @@ static void version_text(const struct store_row *row, char out[LI_TIME_BUF])
         taxii_format_version(row->version_us, out);
 }
 
+/* Record a denial or redaction for the requester. taxii_handle() makes the
+ * entries of a request durable (audit_flush) before its response leaves, so
+ * no entry the hub acted on is lost, even to kill -9. */
+static void audit_reader(struct taxii_ctx *c, enum audit_kind kind,
+                         const char *object, const char *rule)
+{
+    if (!c->t->audit)
+        return;
+    c->audited++;
+    audit_log(c->t->audit, kind, c->req->who->partner_name, object, rule);
+}
+
 /* Append the reader's redacted copy of row (or nothing, *skip = 1, if it
  * must be withheld after all). */
 static int add_redacted(struct page *p, const struct store_row *row,
@@ -107,18 +119,15 @@ static int add_redacted(struct page *p, const struct store_row *row,
         rc = li_buf_add(p->b, row->json, row->json_len);
     } else if (verdict == MARK_ALLOW_REDACTED && copy) {
         rc = jsonx_dump(copy, p->b);
-        if (!rc && t->audit)
-            audit_log(t->audit, AUDIT_REDACT, p->c->req->who->partner_name,
-                      row->stix_id,
-                      "granular markings exclude the reader: marked parts "
-                      "removed");
+        if (!rc)
+            audit_reader(p->c, AUDIT_REDACT, row->stix_id,
+                         "granular markings exclude the reader: marked "
+                         "parts removed");
     } else {
         *skip = 1; /* should not happen: the set's verdict was "redact" */
-        if (t->audit)
-            audit_log(t->audit, AUDIT_DENY, p->c->req->who->partner_name,
-                      row->stix_id,
-                      "withheld: a granular marking that excludes the "
-                      "reader covers a required property");
+        audit_reader(p->c, AUDIT_DENY, row->stix_id,
+                     "withheld: a granular marking that excludes the "
+                     "reader covers a required property");
     }
 out:
     if (copy)
@@ -202,8 +211,7 @@ static int page_row(void *ctx, const struct store_row *row)
 static int hidden_row(void *ctx, const struct store_row *row)
 {
     struct taxii_ctx *c = ctx;
-    audit_log(c->t->audit, AUDIT_DENY, c->req->who->partner_name,
-              row->stix_id,
+    audit_reader(c, AUDIT_DENY, row->stix_id,
               "not releasable to the reader under its markings "
               "(left out of a page)");
     return 0;
@@ -483,8 +491,8 @@ static int object_exists(struct taxii_ctx *c, const char *object,
 static void audit_hidden(struct taxii_ctx *c, const char *object)
 {
     if (c->t->audit && object_exists(c, object, NULL) == 1)
-        audit_log(c->t->audit, AUDIT_DENY, c->req->who->partner_name, object,
-                  "not releasable to the reader under its markings "
+        audit_reader(c, AUDIT_DENY, object,
+                     "not releasable to the reader under its markings "
                   "(answered 404)");
 }
 

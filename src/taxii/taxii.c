@@ -19,6 +19,8 @@
  */
 #include "taxii/taxii_int.h"
 
+#include "policy/audit.h"
+
 #include "core/log.h"
 
 #include <sodium.h>
@@ -579,6 +581,16 @@ int taxii_handle(struct taxii *t, const struct taxii_req *req,
     case TAXII_EP_VERSIONS: taxii_get_versions(&c); break;
     }
 out:
+    /* What the reader was refused or given redacted is on record before
+     * the answer leaves; if it cannot be, the answer does not leave. */
+    if (c.audited && t->audit && audit_flush(t->audit, &e) != 0) {
+        li_error("taxii: audit trail not durable: %s", e.msg);
+        li_buf_clear(&resp->body);
+        resp->status = 0;
+        resp->date_added_first[0] = '\0';
+        resp->date_added_last[0] = '\0';
+        taxii_fail(resp, TAXII_C_INTERNAL, NULL);
+    }
     if (c.snap)
         policy_snap_release(t->policy, c.snap);
     free(copy);

@@ -70,6 +70,7 @@ struct taxii_ctx {
     const struct store_collection *coll;   /* NULL above collection level */
     int can_read;
     int can_write;
+    size_t audited;        /* audit entries (deny/redact) this request made */
 };
 
 /* ---- errors.c: conditions -> HTTP status + TAXII error body ---- */
