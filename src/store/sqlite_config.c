@@ -88,7 +88,7 @@ static int uuid_norm(const char *in, char out[LI_UUID_LEN + 1])
 
 /* Bind by a format: 'i' int64, 't' text (NULL binds NULL), 'b' 32-byte
  * blob. Values are used in place (SQLITE_STATIC). */
-static void bindv(sqlite3_stmt *st, const char *fmt, va_list ap)
+void sq_bindv(sqlite3_stmt *st, const char *fmt, va_list ap)
 {
     for (int i = 1; *fmt; fmt++, i++) {
         switch (*fmt) {
@@ -111,10 +111,8 @@ static void bindv(sqlite3_stmt *st, const char *fmt, va_list ap)
     }
 }
 
-/* Run a write statement on the writer (caller holds wmu, in a transaction).
- * *changes_out (if not NULL) gets the number of rows changed. */
-static int wrun(struct store *s, int *changes_out, struct li_err *e,
-                const char *sql, const char *fmt, ...)
+int sq_wrun(struct store *s, int *changes_out, struct li_err *e,
+            const char *sql, const char *fmt, ...)
 {
     sqlite3_stmt *st;
     va_list ap;
@@ -123,7 +121,7 @@ static int wrun(struct store *s, int *changes_out, struct li_err *e,
     if (rc)
         return rc;
     va_start(ap, fmt);
-    bindv(st, fmt, ap);
+    sq_bindv(st, fmt, ap);
     va_end(ap);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -132,6 +130,20 @@ static int wrun(struct store *s, int *changes_out, struct li_err *e,
     if (changes_out)
         *changes_out = sqlite3_changes(s->wdb);
     return 0;
+}
+
+int sq_prep_read(sqlite3 *db, const char *sql, sqlite3_stmt **st,
+                 struct li_err *e)
+{
+    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+
+    if (rc == SQLITE_OK)
+        return 0;
+    *st = NULL;
+    if ((rc & 0xff) == SQLITE_ERROR &&
+        strstr(sqlite3_errmsg(db), "no such table"))
+        return 0;
+    return sq_fail(e, db, rc, "read");
 }
 
 /* One integer from the writer (caller holds wmu). LI_ENOTFOUND if no row:
@@ -146,7 +158,7 @@ static int wint(struct store *s, int64_t *out, struct li_err *e,
     if (rc)
         return rc;
     va_start(ap, fmt);
-    bindv(st, fmt, ap);
+    sq_bindv(st, fmt, ap);
     va_end(ap);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -185,7 +197,7 @@ static int cfg_txn(struct store *s, cfg_fn fn, void *ctx, struct li_err *e)
         goto out;
     rc = fn(s, ctx, e);
     if (rc == 0)
-        rc = wrun(s, NULL, e,
+        rc = sq_wrun(s, NULL, e,
                   "UPDATE meta SET ival=ival+1 WHERE key='config_gen'", "");
     rc = sq_wend(s, rc, e);
 out:
@@ -413,7 +425,7 @@ struct root_args {
 static int root_add_tx(struct store *s, void *ctx, struct li_err *e)
 {
     struct root_args *a = ctx;
-    int rc = wrun(s, NULL, e,
+    int rc = sq_wrun(s, NULL, e,
                   "INSERT INTO api_roots(name, title, description)"
                   " VALUES(?1, ?2, ?3)",
                   "ttt", a->name, opt(a->title), opt(a->description));
@@ -447,7 +459,7 @@ static int coll_add_tx(struct store *s, void *ctx, struct li_err *e)
 
     if (rc)
         return rc;
-    rc = wrun(s, NULL, e,
+    rc = sq_wrun(s, NULL, e,
               "INSERT INTO collections(api_root_id, uuid, title, description,"
               " alias) VALUES(?1, ?2, ?3, ?4, ?5)",
               "itttt", root_id, a->uuid, opt(a->title), opt(a->description),
@@ -498,7 +510,7 @@ struct partner_args {
 static int partner_add_tx(struct store *s, void *ctx, struct li_err *e)
 {
     struct partner_args *a = ctx;
-    int rc = wrun(s, NULL, e,
+    int rc = sq_wrun(s, NULL, e,
                   "INSERT INTO partners(name, nationality, org_code, identity)"
                   " VALUES(?1, ?2, ?3, ?4)",
                   "tttt", a->name, a->nationality, opt(a->org_code),
@@ -544,7 +556,7 @@ static int user_add_tx(struct store *s, void *ctx, struct li_err *e)
 
     if (rc)
         return rc;
-    rc = wrun(s, NULL, e,
+    rc = sq_wrun(s, NULL, e,
               "INSERT INTO users(partner_id, username, pwhash)"
               " VALUES(?1, ?2, ?3)",
               "itt", pid, a->username, a->pwhash);
@@ -606,7 +618,7 @@ static int token_add_tx(struct store *s, void *ctx, struct li_err *e)
 
     if (rc)
         return rc;
-    rc = wrun(s, NULL, e,
+    rc = sq_wrun(s, NULL, e,
               "INSERT INTO tokens(partner_id, token_id, hash)"
               " VALUES(?1, ?2, ?3)",
               "itb", pid, a->token_id, a->hash);
@@ -662,7 +674,7 @@ static int token_revoke_tx(struct store *s, void *ctx, struct li_err *e)
 {
     const char *token_id = ctx;
     int n = 0;
-    int rc = wrun(s, &n, e, "UPDATE tokens SET revoked=1 WHERE token_id=?1",
+    int rc = sq_wrun(s, &n, e, "UPDATE tokens SET revoked=1 WHERE token_id=?1",
                   "t", token_id);
 
     if (rc == 0 && n == 0)
@@ -696,7 +708,7 @@ static int grant_set_tx(struct store *s, void *ctx, struct li_err *e)
               "SELECT id FROM collections WHERE uuid=?1", "t", a->uuid);
     if (rc)
         return rc;
-    return wrun(s, NULL, e,
+    return sq_wrun(s, NULL, e,
                 "INSERT OR REPLACE INTO grants(partner_id, collection_id,"
                 " can_read, can_write) VALUES(?1, ?2, ?3, ?4)",
                 "iiii", pid, cid, (int64_t)a->can_read, (int64_t)a->can_write);
@@ -776,7 +788,7 @@ int store_status_purge(struct store *s, int64_t older_than_us, struct li_err *e)
     if (!s)
         return li_err_set(e, LI_EINVAL, "store_status_purge: no store");
     pthread_mutex_lock(&s->wmu);
-    rc = wrun(s, NULL, e, "DELETE FROM status WHERE created_us<?1", "i",
+    rc = sq_wrun(s, NULL, e, "DELETE FROM status WHERE created_us<?1", "i",
               older_than_us);
     if (rc == 0)
         sq_wcheckpoint(s);
@@ -834,7 +846,7 @@ int store_secret(struct store *s, const char *name, uint8_t out[32],
     if (rc)
         goto out;
     rc =
-        wrun(s, NULL, e, "INSERT OR IGNORE INTO meta(key, bval) VALUES(?1, ?2)",
+        sq_wrun(s, NULL, e, "INSERT OR IGNORE INTO meta(key, bval) VALUES(?1, ?2)",
              "tb", key, fresh);
     if (rc == 0)
         rc = sq_stmt(s->wdb, &s->wcache, get_sql, &st, e);

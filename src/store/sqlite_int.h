@@ -21,6 +21,7 @@
 #define LI_STORE_SQLITE_INT_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
@@ -148,5 +149,21 @@ int sq_mdef_keep(struct store *s, int64_t submitter, const struct store_obj *o,
 
 /* 64-bit FNV-1a of a NUL-terminated string. */
 uint64_t sq_hash(const char *s);
+
+
+/* ---- statement helpers shared by the sqlite_*.c files (sqlite_config.c) */
+
+/* Bind by a format: 'i' int64, 't' text (NULL binds NULL), 'b' 32-byte
+ * blob. Values are used in place (SQLITE_STATIC). */
+void sq_bindv(sqlite3_stmt *st, const char *fmt, va_list ap);
+/* Run a write statement on the writer (caller holds wmu, in a
+ * transaction). *changes_out (if not NULL) gets the rows changed. */
+int sq_wrun(struct store *s, int *changes_out, struct li_err *e,
+            const char *sql, const char *fmt, ...);
+/* Prepare a one-off read on db. For tables made on first write (policy
+ * documents, audit, sync state) a store that never wrote them has none:
+ * *st is then NULL and the result 0 (an empty answer). */
+int sq_prep_read(sqlite3 *db, const char *sql, sqlite3_stmt **st,
+                 struct li_err *e);
 
 #endif

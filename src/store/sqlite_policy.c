@@ -43,61 +43,6 @@ static int ensure_schema(struct store *s, struct li_err *e)
     return sq_exec(s->wdb, policy_schema_sql, e);
 }
 
-/* Prepare a read of our tables on a read connection. A store in which
- * nothing was ever logged or applied has no such tables yet: *st is then
- * NULL and the result is 0 (an empty answer). Readers never take the
- * writer's lock. */
-static int prep_read(sqlite3 *db, const char *sql, sqlite3_stmt **st,
-                     struct li_err *e)
-{
-    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
-
-    if (rc == SQLITE_OK)
-        return 0;
-    *st = NULL;
-    if ((rc & 0xff) == SQLITE_ERROR &&
-        strstr(sqlite3_errmsg(db), "no such table"))
-        return 0;
-    return sq_fail(e, db, rc, "policy read");
-}
-
-/* Bind by a format: 'i' int64, 't' text (NULL binds NULL). Values are used in
- * place (SQLITE_STATIC). */
-static void bindv(sqlite3_stmt *st, const char *fmt, va_list ap)
-{
-    for (int i = 1; *fmt; fmt++, i++) {
-        if (*fmt == 'i') {
-            sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
-        } else {
-            const char *t = va_arg(ap, const char *);
-            if (t)
-                sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
-            else
-                sqlite3_bind_null(st, i);
-        }
-    }
-}
-
-/* Run a write statement on the writer (caller holds wmu, in a transaction). */
-static int wrun(struct store *s, struct li_err *e, const char *sql,
-                const char *fmt, ...)
-{
-    sqlite3_stmt *st;
-    va_list ap;
-    int rc = sq_stmt(s->wdb, &s->wcache, sql, &st, e);
-
-    if (rc)
-        return rc;
-    va_start(ap, fmt);
-    bindv(st, fmt, ap);
-    va_end(ap);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return sq_fail(e, s->wdb, rc, "policy write");
-    return 0;
-}
-
 /* One integer from the writer; *out = dflt when there is no row or NULL. */
 static int wint(struct store *s, int64_t *out, int64_t dflt, struct li_err *e,
                 const char *sql, const char *fmt, ...)
@@ -109,7 +54,7 @@ static int wint(struct store *s, int64_t *out, int64_t dflt, struct li_err *e,
     if (rc)
         return rc;
     va_start(ap, fmt);
-    bindv(st, fmt, ap);
+    sq_bindv(st, fmt, ap);
     va_end(ap);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -151,7 +96,7 @@ int store_audit_append(struct store *s, const struct store_audit_entry *ents,
         goto out;
     rc = ensure_schema(s, e);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = wrun(s, e,
+        rc = sq_wrun(s, NULL, e,
                   "INSERT INTO audit_log(ts_us, kind, partner, object, detail)"
                   " VALUES(?1, ?2, ?3, ?4, ?5)",
                   "iittt", ents[i].ts_us, (int64_t)ents[i].kind,
@@ -175,7 +120,7 @@ int store_audit_query(struct store *s, int64_t since_us, const char *partner,
     rc = sq_conn_get(s, &c, e);
     if (rc)
         return rc;
-    rc = prep_read(
+    rc = sq_prep_read(
         c->db,
         partner ? "SELECT ts_us, kind, partner, object, detail FROM audit_log"
                   " WHERE partner=?2 AND ts_us>=?1 ORDER BY ts_us, seq"
@@ -229,7 +174,7 @@ int store_policy_get(struct store *s, int64_t *version_out, char **doc_out,
     rc = sq_conn_get(s, &c, e);
     if (rc)
         return rc;
-    rc = prep_read(c->db,
+    rc = sq_prep_read(c->db,
                    "SELECT version, text FROM policy_docs"
                    " ORDER BY version DESC LIMIT 1",
                    &st, e);
@@ -341,10 +286,10 @@ static int apply_removals(struct store *s, const struct policy_doc *d,
                             "first)",
                             rows[i].name);
         if (rc == 0)
-            rc = wrun(s, e, "DELETE FROM grants WHERE collection_id=?1", "i",
+            rc = sq_wrun(s, NULL, e, "DELETE FROM grants WHERE collection_id=?1", "i",
                       rows[i].id);
         if (rc == 0)
-            rc = wrun(s, e, "DELETE FROM collections WHERE id=?1", "i",
+            rc = sq_wrun(s, NULL, e, "DELETE FROM collections WHERE id=?1", "i",
                       rows[i].id);
     }
     free(rows);
@@ -354,10 +299,10 @@ static int apply_removals(struct store *s, const struct policy_doc *d,
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (doc_has_root(d, rows[i].name))
             continue;
-        rc = wrun(s, e, "DELETE FROM status WHERE api_root_id=?1", "i",
+        rc = sq_wrun(s, NULL, e, "DELETE FROM status WHERE api_root_id=?1", "i",
                   rows[i].id);
         if (rc == 0)
-            rc = wrun(s, e, "DELETE FROM api_roots WHERE id=?1", "i",
+            rc = sq_wrun(s, NULL, e, "DELETE FROM api_roots WHERE id=?1", "i",
                       rows[i].id);
     }
     free(rows);
@@ -367,16 +312,16 @@ static int apply_removals(struct store *s, const struct policy_doc *d,
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (policy_doc_find_partner(d, rows[i].name))
             continue;
-        rc = wrun(s, e, "DELETE FROM grants WHERE partner_id=?1", "i",
+        rc = sq_wrun(s, NULL, e, "DELETE FROM grants WHERE partner_id=?1", "i",
                   rows[i].id);
         if (rc == 0)
-            rc = wrun(s, e, "DELETE FROM users WHERE partner_id=?1", "i",
+            rc = sq_wrun(s, NULL, e, "DELETE FROM users WHERE partner_id=?1", "i",
                       rows[i].id);
         if (rc == 0)
-            rc = wrun(s, e, "DELETE FROM tokens WHERE partner_id=?1", "i",
+            rc = sq_wrun(s, NULL, e, "DELETE FROM tokens WHERE partner_id=?1", "i",
                       rows[i].id);
         if (rc == 0)
-            rc = wrun(s, e, "DELETE FROM partners WHERE id=?1", "i",
+            rc = sq_wrun(s, NULL, e, "DELETE FROM partners WHERE id=?1", "i",
                       rows[i].id);
     }
     free(rows);
@@ -389,14 +334,14 @@ static int apply_upserts(struct store *s, const struct policy_doc *d,
     int rc = 0;
 
     for (size_t i = 0; rc == 0 && i < d->n_roots; i++)
-        rc = wrun(s, e,
+        rc = sq_wrun(s, NULL, e,
                   "INSERT INTO api_roots(name, title, description)"
                   " VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET"
                   " title=excluded.title, description=excluded.description",
                   "ttt", d->roots[i].name, d->roots[i].title,
                   d->roots[i].description);
     for (size_t i = 0; rc == 0 && i < d->n_partners; i++)
-        rc = wrun(s, e,
+        rc = sq_wrun(s, NULL, e,
                   "INSERT INTO partners(name, nationality, org_code, identity)"
                   " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET"
                   " nationality=excluded.nationality,"
@@ -421,12 +366,12 @@ static int apply_upserts(struct store *s, const struct policy_doc *d,
                             "(collections cannot move between API roots)",
                             k->id, k->api_root);
         if (rc == 0)
-            rc = wrun(s, e, "UPDATE collections SET alias=NULL WHERE uuid=?1",
+            rc = sq_wrun(s, NULL, e, "UPDATE collections SET alias=NULL WHERE uuid=?1",
                       "t", k->id);
     }
     for (size_t i = 0; rc == 0 && i < d->n_colls; i++) {
         const struct policy_doc_collection *k = &d->colls[i];
-        rc = wrun(s, e,
+        rc = sq_wrun(s, NULL, e,
                   "INSERT INTO collections(api_root_id, uuid, title,"
                   " description, alias) VALUES((SELECT id FROM api_roots"
                   " WHERE name=?1), ?2, ?3, ?4, ?5) ON CONFLICT(uuid) DO"
@@ -441,10 +386,10 @@ static int apply_upserts(struct store *s, const struct policy_doc *d,
                             k->id, k->alias, k->api_root);
     }
     if (rc == 0)
-        rc = wrun(s, e, "DELETE FROM grants", "");
+        rc = sq_wrun(s, NULL, e, "DELETE FROM grants", "");
     for (size_t i = 0; rc == 0 && i < d->n_grants; i++) {
         const struct policy_doc_grant *g = &d->grants[i];
-        rc = wrun(s, e,
+        rc = sq_wrun(s, NULL, e,
                   "INSERT INTO grants(partner_id, collection_id, can_read,"
                   " can_write) VALUES((SELECT id FROM partners WHERE"
                   " name=?1), (SELECT id FROM collections WHERE uuid=?2),"
@@ -493,14 +438,14 @@ int store_policy_apply_ex(struct store *s, const struct policy_doc *doc,
                   "");
     if (rc == 0) {
         version++;
-        rc = wrun(s, e,
+        rc = sq_wrun(s, NULL, e,
                   "INSERT INTO policy_docs(version, applied_us, text)"
                   " VALUES(?1, ?2, ?3)",
                   "iit", version, li_time_now_us(), copy);
     }
     if (rc == 0 && audit) {
         snprintf(obj, sizeof(obj), "policy v%lld", (long long)version);
-        rc = wrun(s, e,
+        rc = sq_wrun(s, NULL, e,
                   "INSERT INTO audit_log(ts_us, kind, partner, object, detail)"
                   " VALUES(?1, ?2, ?3, ?4, ?5)",
                   "iittt", audit->ts_us, (int64_t)audit->kind,
@@ -508,7 +453,7 @@ int store_policy_apply_ex(struct store *s, const struct policy_doc *doc,
                   nz(audit->detail));
     }
     if (rc == 0)
-        rc = wrun(s, e, "UPDATE meta SET ival=ival+1 WHERE key='config_gen'",
+        rc = sq_wrun(s, NULL, e, "UPDATE meta SET ival=ival+1 WHERE key='config_gen'",
                   "");
     /* A foreign key still pointing at a removed row (a table this file does
      * not know about) is a conflict with stored state. */

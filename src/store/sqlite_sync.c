@@ -50,21 +50,6 @@ static void row_state(sqlite3_stmt *st, struct store_sync_state *out)
     copy_col(st, 7, out->last_error, sizeof(out->last_error));
 }
 
-/* Prepare a read; *st = NULL (and 0) when the table does not exist yet. */
-static int prep_read(sqlite3 *db, const char *sql, sqlite3_stmt **st,
-                     struct li_err *e)
-{
-    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
-
-    if (rc == SQLITE_OK)
-        return 0;
-    *st = NULL;
-    if ((rc & 0xff) == SQLITE_ERROR &&
-        strstr(sqlite3_errmsg(db), "no such table"))
-        return 0;
-    return sq_fail(e, db, rc, "sync read");
-}
-
 int store_sync_get(struct store *s, const char *link,
                    struct store_sync_state *out, struct li_err *e)
 {
@@ -77,7 +62,7 @@ int store_sync_get(struct store *s, const char *link,
     rc = sq_conn_get(s, &c, e);
     if (rc)
         return rc;
-    rc = prep_read(c->db, "SELECT " SYNC_COLS " FROM sync_links WHERE link=?1",
+    rc = sq_prep_read(c->db, "SELECT " SYNC_COLS " FROM sync_links WHERE link=?1",
                    &st, e);
     if (rc)
         goto out;
@@ -149,7 +134,7 @@ int store_sync_list(struct store *s, store_sync_fn fn, void *ctx,
     rc = sq_conn_get(s, &c, e);
     if (rc)
         return rc;
-    rc = prep_read(c->db, "SELECT " SYNC_COLS " FROM sync_links ORDER BY link",
+    rc = sq_prep_read(c->db, "SELECT " SYNC_COLS " FROM sync_links ORDER BY link",
                    &st, e);
     if (rc || !st)
         goto out;
