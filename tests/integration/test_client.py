@@ -225,7 +225,9 @@ def fake_state_resume_with_date_added_ties():
     POST one instant): kill -9 and resume loses and duplicates nothing."""
     reset()
     n = 200
-    url = fake("ok,n=%d,page=10,tie=25,slownext=0.03" % n)
+    # pages slow enough (and scaled for sanitizer builds) that the pull is
+    # still running when the kills below come: at least 3 must land
+    url = fake("ok,n=%d,page=10,tie=25,slownext=%.2f" % (n, 0.08 * SLOW))
     out = os.path.join(TMP, "ties.jsonl")
     state = out + ".state"
     e = dict(os.environ, HOME=TMP)
@@ -235,7 +237,7 @@ def fake_state_resume_with_date_added_ties():
     for attempt in range(30):
         p = subprocess.Popen(args, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if attempt < 25:
-            time.sleep(rnd.uniform(0.05, 0.3) * SLOW)
+            time.sleep(rnd.uniform(0.05, 0.3))
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
                 kills += 1
