@@ -48,6 +48,7 @@ struct audit {
     uint64_t written;     /* entries ever made durable */
     uint64_t failures;    /* failed batch writes */
     int flush_req;        /* someone waits in audit_flush */
+    uint64_t full_waits;  /* audit_log() calls that waited for room */
     int stop;
     int64_t oldest_mono_us; /* when ring[head] was queued */
     struct li_err last_err;
@@ -289,6 +290,8 @@ void audit_log(struct audit *a, enum audit_kind kind, const char *partner,
     x.object = field_dup(object);
     x.detail = field_dup(detail);
     pthread_mutex_lock(&a->mu);
+    if (a->count == AUDIT_QUEUE_MAX)
+        a->full_waits++;
     while (a->count == AUDIT_QUEUE_MAX) {
         a->flush_req++; /* a full ring is worth writing now */
         pthread_cond_signal(&a->work);
@@ -303,6 +306,15 @@ void audit_log(struct audit *a, enum audit_kind kind, const char *partner,
     if (a->count == 1 || a->count == AUDIT_BATCH_MAX)
         pthread_cond_signal(&a->work);
     pthread_mutex_unlock(&a->mu);
+}
+
+uint64_t audit_full_waits(struct audit *a)
+{
+    uint64_t n;
+    pthread_mutex_lock(&a->mu);
+    n = a->full_waits;
+    pthread_mutex_unlock(&a->mu);
+    return n;
 }
 
 int audit_flush(struct audit *a, struct li_err *e)

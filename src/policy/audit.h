@@ -68,4 +68,8 @@ void audit_log(struct audit *a, enum audit_kind kind, const char *partner,
  * error of the last failed batch write (LI_EIO, ...). */
 int audit_flush(struct audit *a, struct li_err *e);
 
+/* How many audit_log() calls had to wait for room in the queue (the
+ * backpressure that replaces dropping entries). For tests and stats. */
+uint64_t audit_full_waits(struct audit *a);
+
 #endif
