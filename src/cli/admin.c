@@ -995,45 +995,28 @@ static void list_grants(const struct store_config *cfg, const char *partner)
     }
 }
 
-static int cmd_root_list(struct ctx *c)
+/* The list commands: one configuration snapshot, one printer. */
+enum list_what { LIST_ROOTS, LIST_COLLS, LIST_PARTNERS, LIST_GRANTS };
+
+static int list_cmd(struct ctx *c, enum list_what what)
 {
     struct store_config *cfg = NULL;
     if (load(c, &cfg) != 0)
         return 1;
-    list_roots(cfg);
+    switch (what) {
+    case LIST_ROOTS: list_roots(cfg); break;
+    case LIST_COLLS: list_colls(cfg, c->val[O_API_ROOT]); break;
+    case LIST_PARTNERS: list_partners(cfg); break;
+    case LIST_GRANTS: list_grants(cfg, c->val[O_PARTNER]); break;
+    }
     store_config_free(cfg);
     return 0;
 }
 
-static int cmd_coll_list(struct ctx *c)
-{
-    struct store_config *cfg = NULL;
-    if (load(c, &cfg) != 0)
-        return 1;
-    list_colls(cfg, c->val[O_API_ROOT]);
-    store_config_free(cfg);
-    return 0;
-}
-
-static int cmd_partner_list(struct ctx *c)
-{
-    struct store_config *cfg = NULL;
-    if (load(c, &cfg) != 0)
-        return 1;
-    list_partners(cfg);
-    store_config_free(cfg);
-    return 0;
-}
-
-static int cmd_grant_list(struct ctx *c)
-{
-    struct store_config *cfg = NULL;
-    if (load(c, &cfg) != 0)
-        return 1;
-    list_grants(cfg, c->val[O_PARTNER]);
-    store_config_free(cfg);
-    return 0;
-}
+static int cmd_root_list(struct ctx *c) { return list_cmd(c, LIST_ROOTS); }
+static int cmd_coll_list(struct ctx *c) { return list_cmd(c, LIST_COLLS); }
+static int cmd_partner_list(struct ctx *c) { return list_cmd(c, LIST_PARTNERS); }
+static int cmd_grant_list(struct ctx *c) { return list_cmd(c, LIST_GRANTS); }
 
 static int cmd_show(struct ctx *c)
 {
