@@ -17,9 +17,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "core/util.h"
 
 /* ------------------------------------------------------------------ */
 /* Schema                                                              */
@@ -27,9 +30,13 @@
 
 /* Objects: date_added (the hub's strictly increasing clock) is the rowid, so
  * rows are appended in date_added order and a page is a range scan of
- * objects_added. objects_version finds duplicates, versions and
- * "last"/"first"; vflags (SQ_VF_*) says whether other versions exist. json is
- * the last column so that reading the others never touches it. */
+ * objects_coll. The versions of an id are found through the in-memory id
+ * index (sqlite_idx.c), keyed on idh, a keyed hash of stix_id that
+ * objects_coll covers so the index is rebuilt without reading the rows;
+ * vflags (SQ_VF_*) says whether other versions exist. json is the last
+ * column so that reading the others never touches it (in a store made by
+ * schema 1, idh was added after it: see migrate()). objects_coll and the
+ * removal of schema 1's indexes are in migrate(). */
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta("
     " key TEXT PRIMARY KEY, ival INTEGER, bval BLOB) WITHOUT ROWID;"
@@ -80,10 +87,8 @@ static const char schema_sql[] =
     " stix_id TEXT NOT NULL,"
     " type TEXT NOT NULL,"
     " spec_version TEXT NOT NULL,"
+    " idh INTEGER NOT NULL,"
     " json TEXT NOT NULL);"
-    "CREATE UNIQUE INDEX IF NOT EXISTS objects_version"
-    " ON objects(coll_id, stix_id, version_us);"
-    "CREATE INDEX IF NOT EXISTS objects_added ON objects(coll_id, date_added);"
     "CREATE TABLE IF NOT EXISTS status("
     " api_root_id INTEGER NOT NULL,"
     " id TEXT NOT NULL,"
@@ -321,6 +326,11 @@ static int conn_open(struct store *s, int writer, sqlite3 **out,
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, SQ_BUSY_TIMEOUT_MS);
+    rc = sq_idx_register(s, db, e);
+    if (rc == 0 && writer)
+        rc = sq_idx_register_fn(s, db, e);
+    if (rc)
+        goto out;
     snprintf(pragmas, sizeof(pragmas),
              "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s;",
              s->opts.sync_normal ? "NORMAL" : "FULL");
@@ -507,6 +517,12 @@ int64_t sq_clock_next(struct store *s)
     return now;
 }
 
+/* The rows of (?1 coll_id, ?2 stix_id), for the statements below: the id
+ * index gives the candidates, the stored stix_id decides. */
+#define SQ_VERSIONS_OF                                                        \
+    " date_added IN (SELECT r FROM li_ver WHERE coll=?1 AND id=?2)"           \
+    " AND coll_id=?1 AND stix_id=?2"
+
 int sq_vflags_fix(struct store *s, int64_t coll_id, const char *stix_id,
                   struct li_err *e)
 {
@@ -515,10 +531,10 @@ int sq_vflags_fix(struct store *s, int64_t coll_id, const char *stix_id,
         sq_stmt(s->wdb, &s->wcache,
                 "UPDATE objects SET vflags ="
                 " (version_us < (SELECT max(version_us) FROM objects"
-                "                WHERE coll_id=?1 AND stix_id=?2))"
+                "                WHERE" SQ_VERSIONS_OF "))"
                 " | ((version_us > (SELECT min(version_us) FROM objects"
-                "                   WHERE coll_id=?1 AND stix_id=?2)) << 1)"
-                " WHERE coll_id=?1 AND stix_id=?2",
+                "                   WHERE" SQ_VERSIONS_OF ")) << 1)"
+                " WHERE" SQ_VERSIONS_OF,
                 &st, e);
 
     if (rc)
@@ -530,6 +546,30 @@ int sq_vflags_fix(struct store *s, int64_t coll_id, const char *stix_id,
     if (rc != SQLITE_DONE)
         return sq_fail(e, s->wdb, rc, "vflags");
     return 0;
+}
+
+/* Remember an id index entry of the open transaction (caller holds wmu). */
+static void pend_add(struct store *s, int64_t coll_id, int64_t idh, int64_t r)
+{
+    if (s->n_pend == s->cap_pend) {
+        s->cap_pend = s->cap_pend ? 2 * s->cap_pend : 256;
+        s->pend = li_xrealloc(s->pend, s->cap_pend * sizeof(*s->pend));
+    }
+    s->pend[s->n_pend].coll_id = coll_id;
+    s->pend[s->n_pend].idh = idh;
+    s->pend[s->n_pend].r = r;
+    s->n_pend++;
+    sq_idx_add(s->idx, coll_id, idh, r);
+}
+
+/* Take the entries added since mark out of the index again (their rows
+ * were rolled back). */
+static void pend_undo(struct store *s, size_t mark)
+{
+    while (s->n_pend > mark) {
+        const struct sq_pend *p = &s->pend[--s->n_pend];
+        sq_idx_del(s->idx, p->coll_id, p->idh, p->r);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -567,13 +607,15 @@ static int put_one(struct store *s, const struct sq_job *j,
     int64_t dup_added = 0;
     int64_t v = o->version_us;
     const char *spec = o->spec_version ? o->spec_version : "2.1";
+    int64_t idh = sq_idx_idh(s->idx, o->stix_id);
 
-    /* All versions of the id, from the index alone (date_added is the
-     * rowid): duplicate? older/newer versions? */
+    /* All versions of the id (none, the common case, costs no SQL):
+     * duplicate? older/newer versions? */
+    if (!sq_idx_has(s->idx, j->coll_id, idh))
+        goto insert;
     rc = sq_stmt(s->wdb, &s->wcache,
                  "SELECT version_us, date_added FROM objects"
-                 " INDEXED BY objects_version"
-                 " WHERE coll_id=?1 AND stix_id=?2",
+                 " WHERE" SQ_VERSIONS_OF,
                  &st, e);
     if (rc)
         goto out;
@@ -602,10 +644,11 @@ static int put_one(struct store *s, const struct sq_job *j,
         goto mdef;
     }
 
+insert:
     rc = sq_stmt(s->wdb, &s->wcache,
                  "INSERT INTO objects(date_added, coll_id, vflags, version_us,"
-                 " submitter, marking_set, stix_id, type, spec_version, json)"
-                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 " submitter, marking_set, stix_id, type, spec_version, idh,"
+                 " json) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                  &st, e);
     if (rc)
         goto out;
@@ -621,13 +664,15 @@ static int put_one(struct store *s, const struct sq_job *j,
         sqlite3_bind_text(st, 7, o->stix_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 8, o->type, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 9, spec, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 10, o->json, (int)o->json_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 10, idh);
+        sqlite3_bind_text(st, 11, o->json, (int)o->json_len, SQLITE_STATIC);
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE) {
             rc = sq_fail(e, s->wdb, rc, "put: insert");
             goto out;
         }
+        pend_add(s, j->coll_id, idh, when);
         *result = STORE_ADDED;
         *added = when;
     }
@@ -636,7 +681,7 @@ static int put_one(struct store *s, const struct sq_job *j,
         rc = sq_stmt(s->wdb, &s->wcache,
                      "UPDATE objects SET vflags = vflags"
                      " | (CASE WHEN version_us < ?3 THEN 1 ELSE 2 END)"
-                     " WHERE coll_id=?1 AND stix_id=?2"
+                     " WHERE" SQ_VERSIONS_OF
                      " AND ((version_us < ?3 AND (vflags & 1) = 0)"
                      "   OR (version_us > ?3 AND (vflags & 2) = 0))",
                      &st, e);
@@ -703,6 +748,7 @@ static void run_job(struct store *s, struct sq_job *j)
 {
     int rc = savepoint(s, "SAVEPOINT batch", &j->err);
     int64_t clock_before = s->last_added_us;
+    size_t mark = s->n_pend;
 
     if (rc)
         goto out;
@@ -713,6 +759,7 @@ static void run_job(struct store *s, struct sq_job *j)
     if (rc && !sqlite3_get_autocommit(s->wdb)) {
         savepoint(s, "ROLLBACK TO batch", NULL);
         s->last_added_us = clock_before;
+        pend_undo(s, mark);
     }
     if (!sqlite3_get_autocommit(s->wdb)) {
         int r = savepoint(s, "RELEASE batch", &j->err);
@@ -734,6 +781,8 @@ static void run_group(struct store *s, struct sq_job *group)
     rc = sq_wbegin(s, &e);
     if (rc == 0)
         rc = sq_clock_sync(s, &e);
+    if (rc == 0) /* rows another process committed, and the first load */
+        rc = sq_idx_catchup(s->idx, s->wdb, &s->wcache, &e);
     if (rc == 0) {
         for (struct sq_job *j = group; j; j = j->next) {
             run_job(s, j);
@@ -746,6 +795,10 @@ static void run_group(struct store *s, struct sq_job *group)
         }
     }
     rc = sq_wend(s, rc, &e);
+    if (rc == 0)
+        sq_idx_committed(s->idx, s->last_added_us);
+    pend_undo(s, rc ? 0 : s->n_pend);
+    s->n_pend = 0;
     pthread_mutex_unlock(&s->wmu);
     if (rc) {
         for (struct sq_job *j = group; j; j = j->next) {
@@ -878,8 +931,86 @@ out:
 /* Open / free                                                         */
 /* ------------------------------------------------------------------ */
 
+/* The id index's hash key: made at random once per store, kept in meta. */
+static int idx_key(struct store *s, unsigned char key[SQ_IDX_KEY_BYTES],
+                   struct li_err *e)
+{
+    unsigned char fresh[SQ_IDX_KEY_BYTES];
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    li_random_bytes(fresh, sizeof(fresh));
+    rc = sqlite3_prepare_v2(s->wdb,
+                            "INSERT OR IGNORE INTO meta(key, bval)"
+                            " VALUES('idh_key', ?1)",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_blob(st, 1, fresh, sizeof(fresh), SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->wdb,
+                                "SELECT bval FROM meta WHERE key='idh_key'",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW &&
+            sqlite3_column_bytes(st, 0) == SQ_IDX_KEY_BYTES) {
+            memcpy(key, sqlite3_column_blob(st, 0), SQ_IDX_KEY_BYTES);
+            rc = SQLITE_OK;
+        } else if (rc == SQLITE_ROW) {
+            sqlite3_finalize(st);
+            return li_err_set(e, LI_EIO, "store: the id hash key is damaged");
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : sq_fail(e, s->wdb, rc, "id hash key");
+}
+
+/* Schema 1 -> 2: objects gets idh (filled by li_idh()), and the random-key
+ * UNIQUE index objects_version gives way to the id index in memory. Runs
+ * in schema_init's transaction; a no-op on a schema 2 store. */
+static int migrate(struct store *s, struct li_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    int have_idh = 0;
+    int rc = sqlite3_prepare_v2(s->wdb,
+                                "SELECT 1 FROM pragma_table_info('objects')"
+                                " WHERE name='idh'",
+                                -1, &st, NULL);
+
+    if (rc != SQLITE_OK)
+        return sq_fail(e, s->wdb, rc, "migrate");
+    rc = sqlite3_step(st);
+    have_idh = rc == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sq_fail(e, s->wdb, rc, "migrate");
+    if (!have_idh) {
+        li_info("store: upgrading %s to schema 2 (id index in memory)",
+                s->path);
+        rc = sq_exec(s->wdb,
+                     "ALTER TABLE objects ADD COLUMN idh INTEGER NOT NULL"
+                     " DEFAULT 0;"
+                     "UPDATE objects SET idh=li_idh(stix_id);",
+                     e);
+        if (rc)
+            return rc;
+    }
+    return sq_exec(s->wdb,
+                   "CREATE INDEX IF NOT EXISTS objects_coll"
+                   " ON objects(coll_id, date_added, idh);"
+                   "DROP INDEX IF EXISTS objects_version;"
+                   "DROP INDEX IF EXISTS objects_added;",
+                   e);
+}
+
 static int schema_init(struct store *s, struct li_err *e)
 {
+    unsigned char key[SQ_IDX_KEY_BYTES];
     sqlite3_stmt *st = NULL;
     int rc = sq_wbegin(s, e);
     int64_t have = 0;
@@ -889,6 +1020,14 @@ static int schema_init(struct store *s, struct li_err *e)
     rc = sq_exec(s->wdb, schema_sql, e);
     if (rc)
         goto out;
+    rc = idx_key(s, key, e);
+    if (rc)
+        goto out;
+    if (!s->idx && sq_idx_new(key, &s->idx) != 0) {
+        rc = li_err_set(e, LI_ENOMEM, "store: no id index");
+        goto out;
+    }
+    sodium_memzero(key, sizeof(key));
     rc = sqlite3_prepare_v2(s->wdb,
                             "SELECT ival FROM meta WHERE key='schema_version'",
                             -1, &st, NULL);
@@ -903,6 +1042,8 @@ static int schema_init(struct store *s, struct li_err *e)
         rc = sq_fail(e, s->wdb, rc, "schema");
         goto out;
     }
+    sqlite3_finalize(st); /* no statement may be open during migrate() */
+    st = NULL;
     rc = 0;
     if (have > SQ_SCHEMA_VERSION) {
         rc = li_err_set(e, LI_EIO,
@@ -910,6 +1051,9 @@ static int schema_init(struct store *s, struct li_err *e)
                         (long long)have, SQ_SCHEMA_VERSION);
         goto out;
     }
+    rc = migrate(s, e);
+    if (rc)
+        goto out;
     if (have < SQ_SCHEMA_VERSION) {
         char sql[128];
         snprintf(sql, sizeof(sql),
@@ -983,6 +1127,7 @@ int store_open(const char *data_dir, const struct store_opts *opts,
     key_ok = 1;
     pthread_mutex_init(&s->cmu, NULL);
     pthread_mutex_init(&s->wmu, NULL);
+    pthread_mutex_init(&s->mmu, NULL);
     pthread_mutex_init(&s->qmu, NULL);
     pthread_cond_init(&s->qcv, NULL);
     pthread_cond_init(&s->donecv, NULL);
@@ -1039,6 +1184,10 @@ void store_free(struct store *s)
     cache_clear(&s->wcache);
     if (s->wdb)
         sqlite3_close(s->wdb);
+    sq_idx_free(s->idx);
+    free(s->pend);
+    sq_mset_cache_clear(s);
+    pthread_mutex_destroy(&s->mmu);
     pthread_cond_destroy(&s->donecv);
     pthread_cond_destroy(&s->qcv);
     pthread_mutex_destroy(&s->qmu);

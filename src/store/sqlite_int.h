@@ -6,6 +6,7 @@
  *   sqlite_query.c   the dynamic SQL for store_query / store_delete
  *   sqlite_config.c  configuration tables, status resources, secrets
  *   sqlite_marking.c marking sets and marking definitions (policy)
+ *   sqlite_idx.c     the in-memory id index and the li_ver virtual table
  *
  * Nothing outside src/store/sqlite*.c includes this file. See docs/store.md.
  *
@@ -29,15 +30,15 @@
 #include "core/err.h"
 #include "store/store.h"
 
-#define SQ_SCHEMA_VERSION 1
+#define SQ_SCHEMA_VERSION 2
 #define SQ_STMT_CACHE 48 /* prepared statements kept per connection */
 #define SQ_BUSY_TIMEOUT_MS 10000
 #define SQ_DEFAULT_CKPT_BYTES (64 * 1024 * 1024)
-/* The writer touches random pages of objects_version on every insert. 64 MiB
- * of cache kept the server's RSS above the 64 MB target; 16 MiB measured
- * no worse per object up to 1M objects (docs/bench.md). */
-#define SQ_WRITER_CACHE_KB (16 * 1024)
+/* The writer appends: objects and objects_coll grow at their right edges
+ * (the id index is in memory, sqlite_idx.c), so a small cache does. */
+#define SQ_WRITER_CACHE_KB (4 * 1024)
 #define SQ_STATUS_ID_MAX 128  /* longest status id kept */
+#define SQ_MSET_CACHE 256     /* marking-set keys remembered per store */
 
 /* Bits of objects.vflags: a hint kept by the writer so that "last"/"first"
  * need a sub-query only for objects that really have several versions. */
@@ -67,6 +68,13 @@ struct sq_conn {
 };
 
 struct sq_job; /* a store_put call waiting for the writer */
+struct sq_idx; /* sqlite_idx.c */
+
+/* An entry the writer added to the id index in the open transaction: taken
+ * out again if that transaction (or its job's savepoint) rolls back. */
+struct sq_pend {
+    int64_t coll_id, idh, r;
+};
 
 struct store {
     char *path; /* data_dir/liaison.db */
@@ -82,6 +90,8 @@ struct store {
     sqlite3 *wdb;
     struct sq_cache wcache;
     int64_t last_added_us; /* greatest date_added handed out */
+    struct sq_pend *pend;  /* id index entries of the open transaction */
+    size_t n_pend, cap_pend;
     int wal_frames;        /* frames in the WAL after the last commit */
     int ckpt_pages;        /* checkpoint once the WAL has this many */
 
@@ -93,6 +103,19 @@ struct store {
     int stop;
     pthread_t writer;
     int writer_started;
+
+    struct sq_idx *idx; /* the id index (sqlite_idx.c) */
+
+    /* marking-set keys already interned (sqlite_marking.c): a set's id
+     * never changes, so a hit needs no read transaction. Direct-mapped,
+     * bounded; under mmu. */
+    pthread_mutex_t mmu;
+    struct sq_mset_ent {
+        uint64_t h;
+        int64_t id;
+        char *key; /* owned; NULL: free slot */
+        size_t len;
+    } mset[SQ_MSET_CACHE];
 };
 
 /* Map an SQLite result code to LI_E* and record "store: what: message".
@@ -146,6 +169,43 @@ int sq_vflags_fix(struct store *s, int64_t coll_id, const char *stix_id,
  * transaction (sqlite_marking.c). */
 int sq_mdef_keep(struct store *s, int64_t submitter, const struct store_obj *o,
                  struct li_err *e);
+
+/* Free the marking-set key cache's entries (store_free). */
+void sq_mset_cache_clear(struct store *s);
+
+/* ---- the id index (sqlite_idx.c) */
+
+#define SQ_IDX_KEY_BYTES 16 /* crypto_shorthash_KEYBYTES */
+
+/* A new, empty, unloaded index hashing ids with key. 0 or LI_ENOMEM. */
+int sq_idx_new(const unsigned char key[SQ_IDX_KEY_BYTES], struct sq_idx **out);
+void sq_idx_free(struct sq_idx *x);
+/* The idh of a stix id (keyed SipHash-2-4), stored in objects.idh. */
+int64_t sq_idx_idh(const struct sq_idx *x, const char *stix_id);
+/* Add (idempotent) / remove one entry: the row r holds a version of
+ * (coll_id, the id whose idh this is). */
+void sq_idx_add(struct sq_idx *x, int64_t coll_id, int64_t idh, int64_t r);
+void sq_idx_del(struct sq_idx *x, int64_t coll_id, int64_t idh, int64_t r);
+/* The candidate rows of (coll_id, idh): *rows is malloc'ed (NULL when
+ * none; caller frees), the count returned. Candidates may be stale or
+ * another id's (compare stix_id). */
+size_t sq_idx_find(struct sq_idx *x, int64_t coll_id, int64_t idh,
+                   int64_t **rows);
+/* 1 when (coll_id, idh) has at least one candidate row. */
+int sq_idx_has(struct sq_idx *x, int64_t coll_id, int64_t idh);
+/* Live entries; *bytes_out (if not NULL) the table's size. */
+size_t sq_idx_size(struct sq_idx *x, size_t *bytes_out);
+/* Add the rows of db (in the caller's transaction or a statement of its
+ * own) with date_added above the high-water mark: everything the first
+ * time. Statements come from cache c of db. */
+int sq_idx_catchup(struct sq_idx *x, sqlite3 *db, struct sq_cache *c,
+                   struct li_err *e);
+/* Every row with date_added <= upto is committed and indexed (the writer,
+ * after a commit). */
+void sq_idx_committed(struct sq_idx *x, int64_t upto);
+/* Register li_ver on db (every connection) / li_idh() (the writer). */
+int sq_idx_register(struct store *s, sqlite3 *db, struct li_err *e);
+int sq_idx_register_fn(struct store *s, sqlite3 *db, struct li_err *e);
 
 /* 64-bit FNV-1a of a NUL-terminated string. */
 uint64_t sq_hash(const char *s);

@@ -87,9 +87,59 @@ static int set_find(sqlite3 *db, struct sq_cache *cache, const char *key,
     return rc;
 }
 
+/* FNV-1a: a collision only costs a cache miss. */
+static uint64_t key_hash(const char *key, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)key[i]) * 0x100000001b3u;
+    return h;
+}
+
+/* The cached id of key, or 0. */
+static int64_t mset_cached(struct store *s, uint64_t h, const char *key,
+                           size_t len)
+{
+    struct sq_mset_ent *m = &s->mset[h % SQ_MSET_CACHE];
+    int64_t id = 0;
+
+    pthread_mutex_lock(&s->mmu);
+    if (m->key && m->h == h && m->len == len && memcmp(m->key, key, len) == 0)
+        id = m->id;
+    pthread_mutex_unlock(&s->mmu);
+    return id;
+}
+
+static void mset_remember(struct store *s, uint64_t h, const char *key,
+                          size_t len, int64_t id)
+{
+    struct sq_mset_ent *m = &s->mset[h % SQ_MSET_CACHE];
+    char *copy = li_xmalloc(len + 1);
+
+    memcpy(copy, key, len);
+    copy[len] = '\0';
+    pthread_mutex_lock(&s->mmu);
+    free(m->key);
+    m->key = copy;
+    m->len = len;
+    m->h = h;
+    m->id = id;
+    pthread_mutex_unlock(&s->mmu);
+}
+
+void sq_mset_cache_clear(struct store *s)
+{
+    for (size_t i = 0; i < SQ_MSET_CACHE; i++) {
+        free(s->mset[i].key);
+        s->mset[i].key = NULL;
+    }
+}
+
 int store_marking_set_intern(struct store *s, const char *key, size_t len,
                              int64_t *id_out, struct li_err *e)
 {
+    uint64_t h;
     struct sq_conn *c;
     sqlite3_stmt *st;
     int64_t id = 0;
@@ -98,6 +148,10 @@ int store_marking_set_intern(struct store *s, const char *key, size_t len,
     if (!s || !key || !id_out || len == 0 || len > KEY_MAX ||
         memchr(key, '\0', len))
         return li_err_set(e, LI_EINVAL, "store: bad marking-set key");
+    h = key_hash(key, len);
+    id = mset_cached(s, h, key, len);
+    if (id)
+        goto done;
     rc = sq_conn_get(s, &c, e);
     if (rc)
         return rc;
@@ -134,6 +188,7 @@ unlock:
     pthread_mutex_unlock(&s->wmu);
     if (rc)
         return rc;
+    mset_remember(s, h, key, len, id);
 done:
     *id_out = id;
     return 0;

@@ -9,13 +9,16 @@
  * padded (by repeating their last value) to a power of two past 8 values so
  * that the number of shapes stays small.
  *
- * The query shape for a page of the latest visible versions:
+ * The query shape for a page of the latest visible versions (li_ver is the
+ * in-memory id index, sqlite_idx.c):
  *
- *   SELECT o.date_added, ... FROM objects o INDEXED BY objects_added
+ *   SELECT o.date_added, ... FROM objects o INDEXED BY objects_coll
  *   WHERE o.coll_id=?1 AND o.date_added>?2
  *     AND (o.marking_set IN (?3,?4) OR o.submitter=?5)
  *     AND (((o.vflags&1)=0 OR NOT EXISTS(SELECT 1 FROM objects o2
- *            WHERE o2.coll_id=?1 AND o2.stix_id=o.stix_id
+ *            WHERE o2.date_added IN (SELECT r FROM li_ver
+ *                                    WHERE coll=?1 AND id=o.stix_id)
+ *              AND o2.coll_id=?1 AND o2.stix_id=o.stix_id
  *              AND o2.version_us>o.version_us
  *              AND (o2.marking_set IN (?3,?4) OR o2.submitter=?5))))
  *   ORDER BY o.date_added LIMIT ?6
@@ -197,6 +200,51 @@ static void qb_exist(struct qb *b, const char *a, const struct qlist *spec,
     }
 }
 
+/* The other versions of row o's id, on table alias a (the collection is
+ * ?1): candidates from the id index, decided by the stored stix_id. */
+#define SQ_SIBLINGS(a)                                                        \
+    " " a ".date_added IN (SELECT r FROM li_ver WHERE coll=?1"                \
+    " AND id=o.stix_id) AND " a ".coll_id=?1 AND " a ".stix_id=o.stix_id"
+
+/* Whether q's SQL reads the id index (li_ver): then the index must have
+ * caught up with the rows of the query's snapshot first. */
+static int uses_index(const struct store_query *q)
+{
+    unsigned vf = q->version_flags;
+
+    return q->n_ids ||
+           (!(vf & STORE_V_ALL) && (vf & (STORE_V_LAST | STORE_V_FIRST)));
+}
+
+/* Begin a read transaction on c for a query that uses the id index (unless
+ * one is open already, in a callback), and let the index catch up in it.
+ * *txn_out tells whether rtxn_end must end it. */
+static int rtxn_begin(struct store *s, struct sq_conn *c, int *txn_out,
+                      struct li_err *e)
+{
+    sqlite3_stmt *st;
+    int rc = 0;
+
+    *txn_out = 0;
+    if (sqlite3_get_autocommit(c->db)) {
+        rc = sq_stmt(c->db, &c->cache, "BEGIN", &st, e);
+        if (rc)
+            return rc;
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return sq_fail(e, c->db, rc, "begin");
+        *txn_out = 1;
+    }
+    return sq_idx_catchup(s->idx, c->db, &c->cache, e);
+}
+
+static void rtxn_end(struct sq_conn *c, int txn)
+{
+    if (txn && !sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+}
+
 /* Build "SELECT cols FROM objects o WHERE ..." for q. For a delete, stix_id
  * replaces q->ids and after_us is ignored; no ORDER BY/LIMIT is added. */
 static void qb_select(struct qb *b, const struct store_query *q,
@@ -206,20 +254,34 @@ static void qb_select(struct qb *b, const struct store_query *q,
     int reader = 0, upto = 0;
     unsigned vf = q->version_flags;
 
-    /* The index is named: by id there are few rows (sorted afterwards);
-     * otherwise the page is a range of objects_added already in order. A
-     * planner left to choose may scan a whole collection for an id. */
-    qb_sql(b, "SELECT %s FROM objects o INDEXED BY %s WHERE o.coll_id=?%d",
-           cols, del_id || q->n_ids ? "objects_version" : "objects_added",
-           qb_param(b, 0, q->coll_id, NULL));
-    if (del_id) {
-        qb_sql(b, " AND o.stix_id=?%d", qb_param(b, 1, 0, del_id));
-    } else {
-        qb_sql(b, " AND o.date_added>?%d", qb_param(b, 0, q->after_us, NULL));
-        if (q->n_ids) {
-            qb_sql(b, " AND o.stix_id IN ");
+    /* By id, the rows are the id index's candidates (li_ver, then sorted);
+     * otherwise the page is a range of objects_coll, already in order. The
+     * unary + keeps the planner from choosing anything else: left alone it
+     * may scan a whole collection for an id. */
+    if (del_id || q->n_ids) {
+        int coll = qb_param(b, 0, q->coll_id, NULL);
+        qb_sql(b, "SELECT %s FROM objects o WHERE o.date_added IN"
+                  " (SELECT r FROM li_ver WHERE coll=?%d AND id IN ",
+               cols, coll);
+        if (del_id) {
+            l.first = qb_param(b, 1, 0, del_id);
+            l.n = 1;
+            qb_emit(b, &l);
+        } else {
             qb_texts(b, q->ids, q->n_ids, &l);
         }
+        qb_sql(b, ") AND +o.coll_id=?%d AND o.stix_id IN ", coll);
+        qb_emit(b, &l);
+        if (!del_id)
+            qb_sql(b, " AND +o.date_added>?%d",
+                   qb_param(b, 0, q->after_us, NULL));
+    } else {
+        int coll = qb_param(b, 0, q->coll_id, NULL); /* ?1: see SQ_SIBLINGS */
+        qb_sql(b,
+               "SELECT %s FROM objects o INDEXED BY objects_coll"
+               " WHERE o.coll_id=?%d",
+               cols, coll);
+        qb_sql(b, " AND o.date_added>?%d", qb_param(b, 0, q->after_us, NULL));
     }
     if (q->n_types) {
         qb_sql(b, " AND o.type IN ");
@@ -252,7 +314,7 @@ static void qb_select(struct qb *b, const struct store_query *q,
         if (vf & STORE_V_LAST) {
             qb_sql(b,
                    "(o.vflags&%d)=0 OR NOT EXISTS(SELECT 1 FROM objects o2"
-                   " WHERE o2.coll_id=?1 AND o2.stix_id=o.stix_id"
+                   " WHERE" SQ_SIBLINGS("o2")
                    " AND o2.version_us>o.version_us",
                    SQ_VF_NEWER);
             qb_exist(b, "o2", &spec, &vis, reader, upto);
@@ -262,7 +324,7 @@ static void qb_select(struct qb *b, const struct store_query *q,
         if (vf & STORE_V_FIRST) {
             qb_sql(b,
                    "%s(o.vflags&%d)=0 OR NOT EXISTS(SELECT 1 FROM objects o3"
-                   " WHERE o3.coll_id=?1 AND o3.stix_id=o.stix_id"
+                   " WHERE" SQ_SIBLINGS("o3")
                    " AND o3.version_us<o.version_us",
                    sep, SQ_VF_OLDER);
             qb_exist(b, "o3", &spec, &vis, reader, upto);
@@ -317,7 +379,7 @@ int store_query(struct store *s, const struct store_query *q, store_row_fn fn,
     sqlite3_stmt *st = NULL;
     struct sq_cache_ent *ent = NULL;
     int rc;
-    int more = 0;
+    int more = 0, txn = 0;
     size_t got = 0;
     int64_t lim;
 
@@ -332,6 +394,11 @@ int store_query(struct store *s, const struct store_query *q, store_row_fn fn,
     rc = sq_conn_get(s, &c, e);
     if (rc)
         goto out;
+    if (uses_index(q)) {
+        rc = rtxn_begin(s, c, &txn, e);
+        if (rc)
+            goto out;
+    }
     qb_select(&b, q,
               q->want_json ? "o.date_added, o.version_us, o.submitter,"
                              " o.marking_set, o.stix_id, o.type,"
@@ -378,6 +445,8 @@ int store_query(struct store *s, const struct store_query *q, store_row_fn fn,
 out:
     if (st) /* ends the read transaction now, not at the next query */
         sq_stmt_give(ent, st);
+    if (txn)
+        rtxn_end(c, txn);
     qb_release(&b);
     return rc;
 }
@@ -409,6 +478,9 @@ int store_delete(struct store *s, const struct store_query *q,
     rc = sq_wbegin(s, e);
     if (rc)
         goto out;
+    rc = sq_idx_catchup(s->idx, s->wdb, &s->wcache, e);
+    if (rc)
+        goto end;
     /* Select first, then delete: "last"/"first" must be judged on the
      * versions as they were before any is removed. */
     rc = sq_stmt(s->wdb, &s->wcache, b.sql.data, &st, e);
@@ -446,6 +518,11 @@ int store_delete(struct store *s, const struct store_query *q,
         rc = sq_vflags_fix(s, q->coll_id, stix_id, e);
 end:
     rc = sq_wend(s, rc, e);
+    if (rc == 0) {
+        int64_t idh = sq_idx_idh(s->idx, stix_id);
+        for (size_t i = 0; i < n; i++)
+            sq_idx_del(s->idx, q->coll_id, idh, victims[i]);
+    }
     if (rc == 0 && n_deleted_out)
         *n_deleted_out = n;
 out:
@@ -466,7 +543,7 @@ int store_query_hidden(struct store *s, const struct store_query *q,
     sqlite3_stmt *st = NULL;
     struct sq_cache_ent *ent = NULL;
     size_t got = 0;
-    int rc;
+    int rc, txn = 0;
 
     qb_init(&b);
     if (!s || !q || !fn || !q->visible_sets || limit == 0 ||
@@ -477,23 +554,38 @@ int store_query_hidden(struct store *s, const struct store_query *q,
     rc = sq_conn_get(s, &c, e);
     if (rc)
         goto out;
-    qb_sql(&b,
-           "SELECT o.date_added, o.version_us, o.submitter, o.marking_set,"
-           " o.stix_id, o.type, o.spec_version FROM objects o"
-           " INDEXED BY %s WHERE o.coll_id=?%d AND o.date_added>?%d"
-           " AND o.date_added<=?%d AND o.submitter<>?%d",
-           q->n_ids ? "objects_version" : "objects_added",
-           qb_param(&b, 0, q->coll_id, NULL),
-           qb_param(&b, 0, q->after_us, NULL),
-           qb_param(&b, 0, upto_us, NULL),
+    if (q->n_ids) { /* as in qb_select */
+        int coll = qb_param(&b, 0, q->coll_id, NULL);
+        rc = rtxn_begin(s, c, &txn, e);
+        if (rc)
+            goto out;
+        qb_sql(&b,
+               "SELECT o.date_added, o.version_us, o.submitter,"
+               " o.marking_set, o.stix_id, o.type, o.spec_version"
+               " FROM objects o WHERE o.date_added IN"
+               " (SELECT r FROM li_ver WHERE coll=?%d AND id IN ",
+               coll);
+        qb_texts(&b, q->ids, q->n_ids, &l);
+        qb_sql(&b, ") AND +o.coll_id=?%d AND o.stix_id IN ", coll);
+        qb_emit(&b, &l);
+        qb_sql(&b, " AND +o.date_added>?%d",
+               qb_param(&b, 0, q->after_us, NULL));
+        qb_sql(&b, " AND +o.date_added<=?%d", qb_param(&b, 0, upto_us, NULL));
+    } else {
+        qb_sql(&b,
+               "SELECT o.date_added, o.version_us, o.submitter,"
+               " o.marking_set, o.stix_id, o.type, o.spec_version"
+               " FROM objects o INDEXED BY objects_coll WHERE o.coll_id=?%d",
+               qb_param(&b, 0, q->coll_id, NULL));
+        qb_sql(&b, " AND o.date_added>?%d",
+               qb_param(&b, 0, q->after_us, NULL));
+        qb_sql(&b, " AND o.date_added<=?%d", qb_param(&b, 0, upto_us, NULL));
+    }
+    qb_sql(&b, " AND o.submitter<>?%d",
            qb_param(&b, 0, q->reader_partner, NULL));
     if (q->n_visible_sets) {
         qb_sql(&b, " AND o.marking_set NOT IN ");
         qb_ints(&b, q->visible_sets, q->n_visible_sets, &l);
-    }
-    if (q->n_ids) {
-        qb_sql(&b, " AND o.stix_id IN ");
-        qb_texts(&b, q->ids, q->n_ids, &l);
     }
     if (q->n_types) {
         qb_sql(&b, " AND o.type IN ");
@@ -531,6 +623,8 @@ int store_query_hidden(struct store *s, const struct store_query *q,
 out:
     if (st)
         sq_stmt_give(ent, st);
+    if (txn)
+        rtxn_end(c, txn);
     qb_release(&b);
     return rc;
 }

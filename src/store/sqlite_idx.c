@@ -1,0 +1,521 @@
+/*
+ * sqlite_idx.c - the in-memory id index of the SQLite backend, and the
+ * eponymous virtual table li_ver through which SQL uses it.
+ *
+ * Why: finding an object's versions through an SQLite index keyed on the
+ * random UUID of its id dirtied a random 4 KiB page per stored object (about
+ * 7 KB of WAL per 500-byte object, the largest cost of ingest at scale; see
+ * docs/store.md and ../shared/PERFORMANCE.md). Rows are appended in
+ * date_added (rowid) order instead, and the versions of (collection, id) are
+ * found here: an open-addressing hash table of {key, rowid} entries, where
+ * key = mix(coll_id, idh) and idh is a keyed SipHash of the id (kept in the
+ * row, so the table is rebuilt from the covering index objects_coll without
+ * reading a single JSON text). The table gives candidate rowids; SQL then
+ * compares the stored stix_id, so a hash collision can never confuse two ids.
+ *
+ * Staleness is always on the safe side: an entry whose row is gone (deleted,
+ * rolled back, not yet committed, or not in the reader's snapshot) simply
+ * finds no row. Rows committed by any connection - another process
+ * included - are picked up by sq_idx_catchup(), which reads the rows with
+ * date_added above the high-water mark; the writer calls it inside each
+ * write transaction, readers before each query that uses li_ver.
+ *
+ * Locking: a rwlock; lookups copy rowids out under the read lock.
+ */
+#include "store/sqlite_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#define IDX_EMPTY 0u
+#define IDX_TOMB 1u
+#define IDX_MIN_CAP 1024u
+#define IDX_LOAD_NUM 3 /* grow past 3/4 full (live + tombstones) */
+#define IDX_LOAD_DEN 4
+
+struct sq_ient {
+    uint64_t k;
+    int64_t r;
+};
+
+struct sq_idx {
+    pthread_rwlock_t lk;
+    struct sq_ient *t;
+    size_t cap;  /* slots */
+    size_t used; /* live + tombstones */
+    size_t live;
+    int64_t hwm;   /* every committed row with date_added <= hwm is in */
+    int loaded;    /* hwm is meaningful */
+    unsigned char key[crypto_shorthash_KEYBYTES];
+};
+
+int sq_idx_new(const unsigned char key[SQ_IDX_KEY_BYTES], struct sq_idx **out)
+{
+    struct sq_idx *x = li_xcalloc(1, sizeof(*x));
+
+    if (pthread_rwlock_init(&x->lk, NULL) != 0) {
+        free(x);
+        return LI_ENOMEM;
+    }
+    memcpy(x->key, key, sizeof(x->key));
+    x->hwm = INT64_MIN;
+    *out = x;
+    return 0;
+}
+
+void sq_idx_free(struct sq_idx *x)
+{
+    if (!x)
+        return;
+    pthread_rwlock_destroy(&x->lk);
+    free(x->t);
+    sodium_memzero(x->key, sizeof(x->key));
+    free(x);
+}
+
+int64_t sq_idx_idh(const struct sq_idx *x, const char *stix_id)
+{
+    unsigned char h[crypto_shorthash_BYTES];
+    uint64_t v = 0;
+
+    crypto_shorthash(h, (const unsigned char *)stix_id, strlen(stix_id),
+                     x->key);
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)h[i] << (8 * i);
+    return (int64_t)v;
+}
+
+/* The table key of (coll_id, idh): a bijective mix, never 0 or 1. */
+static uint64_t ikey(int64_t coll_id, int64_t idh)
+{
+    uint64_t z = (uint64_t)idh + (uint64_t)coll_id * 0x9e3779b97f4a7c15u;
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    z ^= z >> 31;
+    return z > IDX_TOMB ? z : z + 2;
+}
+
+static size_t slot0(uint64_t k, size_t cap)
+{
+    return (size_t)(((unsigned __int128)k * cap) >> 64);
+}
+
+/* Put (k, r) into t (no growth, no duplicate check): rehash only. */
+static void place(struct sq_ient *t, size_t cap, uint64_t k, int64_t r)
+{
+    size_t i = slot0(k, cap);
+
+    while (t[i].k != IDX_EMPTY)
+        if (++i == cap)
+            i = 0;
+    t[i].k = k;
+    t[i].r = r;
+}
+
+/* Caller holds the write lock. */
+static void grow(struct sq_idx *x)
+{
+    size_t cap = x->cap ? x->cap : IDX_MIN_CAP;
+    struct sq_ient *t;
+
+    /* Past 3/4 with few tombstones: 1.5x; mostly tombstones: same size. */
+    if (x->cap && x->live * IDX_LOAD_DEN >= x->cap * 2)
+        cap = x->cap + x->cap / 2;
+    t = li_xcalloc(cap, sizeof(*t));
+    for (size_t i = 0; i < x->cap; i++)
+        if (x->t[i].k > IDX_TOMB)
+            place(t, cap, x->t[i].k, x->t[i].r);
+    free(x->t);
+    x->t = t;
+    x->cap = cap;
+    x->used = x->live;
+}
+
+/* Caller holds the write lock. Idempotent for an existing (k, r). */
+static void add_locked(struct sq_idx *x, uint64_t k, int64_t r)
+{
+    size_t i, tomb = SIZE_MAX;
+
+    if ((x->used + 1) * IDX_LOAD_DEN > x->cap * IDX_LOAD_NUM)
+        grow(x);
+    i = slot0(k, x->cap);
+    for (;;) {
+        uint64_t s = x->t[i].k;
+        if (s == IDX_EMPTY)
+            break;
+        if (s == IDX_TOMB) {
+            if (tomb == SIZE_MAX)
+                tomb = i;
+        } else if (s == k && x->t[i].r == r) {
+            return;
+        }
+        if (++i == x->cap)
+            i = 0;
+    }
+    if (tomb != SIZE_MAX) {
+        i = tomb;
+    } else {
+        x->used++;
+    }
+    x->t[i].k = k;
+    x->t[i].r = r;
+    x->live++;
+}
+
+void sq_idx_add(struct sq_idx *x, int64_t coll_id, int64_t idh, int64_t r)
+{
+    pthread_rwlock_wrlock(&x->lk);
+    add_locked(x, ikey(coll_id, idh), r);
+    pthread_rwlock_unlock(&x->lk);
+}
+
+void sq_idx_del(struct sq_idx *x, int64_t coll_id, int64_t idh, int64_t r)
+{
+    uint64_t k = ikey(coll_id, idh);
+
+    pthread_rwlock_wrlock(&x->lk);
+    if (x->cap) {
+        size_t i = slot0(k, x->cap);
+        while (x->t[i].k != IDX_EMPTY) {
+            if (x->t[i].k == k && x->t[i].r == r) {
+                x->t[i].k = IDX_TOMB;
+                x->live--;
+                break;
+            }
+            if (++i == x->cap)
+                i = 0;
+        }
+    }
+    pthread_rwlock_unlock(&x->lk);
+}
+
+size_t sq_idx_find(struct sq_idx *x, int64_t coll_id, int64_t idh,
+                   int64_t **rows)
+{
+    uint64_t k = ikey(coll_id, idh);
+    size_t n = 0, cap = 0;
+    int64_t *v = NULL;
+
+    pthread_rwlock_rdlock(&x->lk);
+    if (x->cap) {
+        size_t i = slot0(k, x->cap);
+        while (x->t[i].k != IDX_EMPTY) {
+            if (x->t[i].k == k) {
+                if (n == cap) {
+                    cap = cap ? 2 * cap : 4;
+                    v = li_xrealloc(v, cap * sizeof(*v));
+                }
+                v[n++] = x->t[i].r;
+            }
+            if (++i == x->cap)
+                i = 0;
+        }
+    }
+    pthread_rwlock_unlock(&x->lk);
+    *rows = v;
+    return n;
+}
+
+int sq_idx_has(struct sq_idx *x, int64_t coll_id, int64_t idh)
+{
+    uint64_t k = ikey(coll_id, idh);
+    int found = 0;
+
+    pthread_rwlock_rdlock(&x->lk);
+    if (x->cap) {
+        size_t i = slot0(k, x->cap);
+        while (!found && x->t[i].k != IDX_EMPTY) {
+            found = x->t[i].k == k;
+            if (++i == x->cap)
+                i = 0;
+        }
+    }
+    pthread_rwlock_unlock(&x->lk);
+    return found;
+}
+
+size_t sq_idx_size(struct sq_idx *x, size_t *bytes_out)
+{
+    size_t n;
+
+    pthread_rwlock_rdlock(&x->lk);
+    n = x->live;
+    if (bytes_out)
+        *bytes_out = x->cap * sizeof(struct sq_ient);
+    pthread_rwlock_unlock(&x->lk);
+    return n;
+}
+
+void sq_idx_committed(struct sq_idx *x, int64_t upto)
+{
+    pthread_rwlock_wrlock(&x->lk);
+    if (x->loaded && upto > x->hwm)
+        x->hwm = upto;
+    pthread_rwlock_unlock(&x->lk);
+}
+
+/* Step a catch-up statement: (date_added, coll_id, idh) rows. */
+static int catchup_rows(struct sq_idx *x, sqlite3 *db, sqlite3_stmt *st,
+                        int64_t after, int full, struct li_err *e)
+{
+    int rc, locked = 0;
+    int64_t top = after;
+
+    if (!full)
+        sqlite3_bind_int64(st, 1, after);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t r = sqlite3_column_int64(st, 0);
+        if (!locked) {
+            pthread_rwlock_wrlock(&x->lk);
+            locked = 1;
+        }
+        add_locked(x, ikey(sqlite3_column_int64(st, 1),
+                           sqlite3_column_int64(st, 2)),
+                   r);
+        if (r > top)
+            top = r;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = sq_fail(e, db, rc, "id index");
+        goto out;
+    }
+    rc = 0;
+    if (!locked) {
+        pthread_rwlock_wrlock(&x->lk);
+        locked = 1;
+    }
+    if (!x->loaded || top > x->hwm)
+        x->hwm = top;
+    x->loaded = 1;
+out:
+    if (locked)
+        pthread_rwlock_unlock(&x->lk);
+    sqlite3_reset(st);
+    return rc;
+}
+
+int sq_idx_catchup(struct sq_idx *x, sqlite3 *db, struct sq_cache *c,
+                   struct li_err *e)
+{
+    sqlite3_stmt *st;
+    int64_t after;
+    int loaded, rc;
+
+    pthread_rwlock_rdlock(&x->lk);
+    loaded = x->loaded;
+    after = x->hwm;
+    pthread_rwlock_unlock(&x->lk);
+    if (!loaded) {
+        /* The first use: the covering index alone, never a JSON text. */
+        rc = sq_stmt(db, c,
+                     "SELECT date_added, coll_id, idh FROM objects"
+                     " INDEXED BY objects_coll",
+                     &st, e);
+        if (rc)
+            return rc;
+        return catchup_rows(x, db, st, 0, 1, e);
+    }
+    rc = sq_stmt(db, c,
+                 "SELECT date_added, coll_id, idh FROM objects"
+                 " WHERE date_added>?1",
+                 &st, e);
+    if (rc)
+        return rc;
+    return catchup_rows(x, db, st, after, 0, e);
+}
+
+/* ------------------------------------------------------------------ */
+/* The li_ver virtual table: SELECT r FROM li_ver WHERE coll=? AND id=? */
+/* ------------------------------------------------------------------ */
+
+struct ver_vtab {
+    sqlite3_vtab base;
+    struct store *s;
+};
+
+struct ver_cur {
+    sqlite3_vtab_cursor base;
+    int64_t *rows;
+    size_t n, i;
+};
+
+enum { VER_R = 0, VER_COLL = 1, VER_ID = 2 };
+
+static int ver_connect(sqlite3 *db, void *aux, int argc,
+                       const char *const *argv, sqlite3_vtab **out,
+                       char **err)
+{
+    struct ver_vtab *v;
+    int rc;
+
+    (void)argc;
+    (void)argv;
+    (void)err;
+    rc = sqlite3_declare_vtab(db,
+                              "CREATE TABLE x(r INTEGER, coll HIDDEN,"
+                              " id HIDDEN)");
+    if (rc != SQLITE_OK)
+        return rc;
+    v = sqlite3_malloc(sizeof(*v));
+    if (!v)
+        return SQLITE_NOMEM;
+    memset(v, 0, sizeof(*v));
+    v->s = aux;
+    *out = &v->base;
+    return SQLITE_OK;
+}
+
+static int ver_disconnect(sqlite3_vtab *vt)
+{
+    sqlite3_free(vt);
+    return SQLITE_OK;
+}
+
+/* Usable only with coll = ? AND id = ? (id may come from an IN list, one
+ * xFilter per value); anything else would mean scanning every entry. */
+static int ver_best(sqlite3_vtab *vt, sqlite3_index_info *ii)
+{
+    int coll = -1, id = -1;
+
+    (void)vt;
+    for (int i = 0; i < ii->nConstraint; i++) {
+        const struct sqlite3_index_constraint *c = &ii->aConstraint[i];
+        if (!c->usable || c->op != SQLITE_INDEX_CONSTRAINT_EQ)
+            continue;
+        if (c->iColumn == VER_COLL)
+            coll = i;
+        else if (c->iColumn == VER_ID)
+            id = i;
+    }
+    if (coll < 0 || id < 0)
+        return SQLITE_CONSTRAINT;
+    ii->aConstraintUsage[coll].argvIndex = 1;
+    ii->aConstraintUsage[coll].omit = 1;
+    ii->aConstraintUsage[id].argvIndex = 2;
+    ii->aConstraintUsage[id].omit = 1;
+    ii->estimatedCost = 1.0;
+    ii->estimatedRows = 2;
+    return SQLITE_OK;
+}
+
+static int ver_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
+{
+    struct ver_cur *c = sqlite3_malloc(sizeof(*c));
+
+    (void)vt;
+    if (!c)
+        return SQLITE_NOMEM;
+    memset(c, 0, sizeof(*c));
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+static int ver_close(sqlite3_vtab_cursor *cur)
+{
+    struct ver_cur *c = (struct ver_cur *)cur;
+
+    free(c->rows);
+    sqlite3_free(c);
+    return SQLITE_OK;
+}
+
+static int ver_filter(sqlite3_vtab_cursor *cur, int idx_num,
+                      const char *idx_str, int argc, sqlite3_value **argv)
+{
+    struct ver_cur *c = (struct ver_cur *)cur;
+    struct store *s = ((struct ver_vtab *)cur->pVtab)->s;
+    const char *id;
+
+    (void)idx_num;
+    (void)idx_str;
+    free(c->rows);
+    c->rows = NULL;
+    c->n = c->i = 0;
+    if (argc != 2 || sqlite3_value_type(argv[1]) != SQLITE_TEXT)
+        return SQLITE_OK; /* id NULL or not text: no version */
+    id = (const char *)sqlite3_value_text(argv[1]);
+    if (!id)
+        return SQLITE_NOMEM;
+    c->n = sq_idx_find(s->idx, sqlite3_value_int64(argv[0]),
+                       sq_idx_idh(s->idx, id), &c->rows);
+    return SQLITE_OK;
+}
+
+static int ver_next(sqlite3_vtab_cursor *cur)
+{
+    ((struct ver_cur *)cur)->i++;
+    return SQLITE_OK;
+}
+
+static int ver_eof(sqlite3_vtab_cursor *cur)
+{
+    struct ver_cur *c = (struct ver_cur *)cur;
+
+    return c->i >= c->n;
+}
+
+static int ver_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
+{
+    struct ver_cur *c = (struct ver_cur *)cur;
+
+    if (col == VER_R)
+        sqlite3_result_int64(ctx, c->rows[c->i]);
+    else
+        sqlite3_result_null(ctx);
+    return SQLITE_OK;
+}
+
+static int ver_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *out)
+{
+    *out = (sqlite3_int64)((struct ver_cur *)cur)->i;
+    return SQLITE_OK;
+}
+
+static const sqlite3_module ver_module = {
+    .iVersion = 0,
+    .xCreate = NULL, /* eponymous only: no CREATE VIRTUAL TABLE */
+    .xConnect = ver_connect,
+    .xBestIndex = ver_best,
+    .xDisconnect = ver_disconnect,
+    .xDestroy = ver_disconnect,
+    .xOpen = ver_open,
+    .xClose = ver_close,
+    .xFilter = ver_filter,
+    .xNext = ver_next,
+    .xEof = ver_eof,
+    .xColumn = ver_column,
+    .xRowid = ver_rowid,
+};
+
+int sq_idx_register(struct store *s, sqlite3 *db, struct li_err *e)
+{
+    int rc = sqlite3_create_module(db, "li_ver", &ver_module, s);
+
+    return rc == SQLITE_OK ? 0 : sq_fail(e, db, rc, "li_ver");
+}
+
+/* li_idh(stix_id): the idh of an id, for the schema migration. */
+static void idh_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct store *s = sqlite3_user_data(ctx);
+    const char *id = (const char *)sqlite3_value_text(argv[0]);
+
+    (void)argc;
+    if (!id) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    sqlite3_result_int64(ctx, sq_idx_idh(s->idx, id));
+}
+
+int sq_idx_register_fn(struct store *s, sqlite3 *db, struct li_err *e)
+{
+    int rc = sqlite3_create_function(db, "li_idh", 1,
+                                     SQLITE_UTF8 | SQLITE_DETERMINISTIC, s,
+                                     idh_fn, NULL, NULL);
+
+    return rc == SQLITE_OK ? 0 : sq_fail(e, db, rc, "li_idh");
+}

@@ -1,0 +1,358 @@
+/*
+ * test_store_idx.c - the SQLite backend's in-memory id index
+ * (src/store/sqlite_idx.c): the hash table itself, hash collisions (a
+ * candidate row of another id must never be taken for this id's), a second
+ * handle on the same database (as another process would be) whose writes the
+ * index must catch up with, and the upgrade of a schema 1 store.
+ *
+ * It includes the backend's internal header: these are white-box tests.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "store/sqlite_int.h"
+#include "store/store.h"
+
+struct fx {
+    char dir[64];
+    struct store *s;
+    int64_t coll;
+};
+
+static void rm_dir(const char *dir)
+{
+    static const char *const names[] = {"liaison.db", "liaison.db-wal",
+                                        "liaison.db-shm",
+                                        "liaison.db-journal"};
+    char p[128];
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+static struct store *open_at(const char *dir, int create)
+{
+    struct store_opts o = {create, 0, 0};
+    struct store *s = NULL;
+    struct li_err e;
+
+    li_err_clear(&e);
+    if (store_open(dir, &o, &s, &e) != 0)
+        fail_msg("store_open: %s", e.msg);
+    return s;
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct store_config *cfg = NULL;
+    char uuid[LI_UUID_LEN + 1];
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/li-idx-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    f->s = open_at(f->dir, 1);
+    assert_int_equal(store_api_root_add(f->s, "root", "Root", NULL, NULL), 0);
+    assert_int_equal(
+        store_collection_add(f->s, "root", NULL, "A", NULL, NULL, uuid, NULL),
+        0);
+    assert_int_equal(store_config_load(f->s, &cfg, NULL), 0);
+    f->coll = cfg->colls[0].id;
+    store_config_free(cfg);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+
+    store_free(f->s);
+    rm_dir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Put one version of id; returns the store_put_result, *added the date. */
+static int put(struct store *s, int64_t coll, const char *id, int64_t v,
+               int64_t *added)
+{
+    char js[128];
+    struct store_obj o;
+    int res = -1;
+    int64_t a = 0;
+
+    snprintf(js, sizeof(js), "{\"id\":\"%s\",\"v\":%lld}", id, (long long)v);
+    memset(&o, 0, sizeof(o));
+    o.stix_id = id;
+    o.type = "indicator";
+    o.spec_version = "2.1";
+    o.version_us = v;
+    o.json = js;
+    o.json_len = strlen(js);
+    assert_int_equal(store_put(s, coll, 1, &o, 1, &res, &a, NULL), 0);
+    if (added)
+        *added = a;
+    return res;
+}
+
+struct got {
+    size_t n;
+    char id[16][64];
+    int64_t v[16];
+};
+
+static int got_fn(void *ctx, const struct store_row *r)
+{
+    struct got *g = ctx;
+
+    assert_true(g->n < 16);
+    snprintf(g->id[g->n], sizeof(g->id[0]), "%s", r->stix_id);
+    g->v[g->n] = r->version_us;
+    g->n++;
+    return 0;
+}
+
+/* The versions of id that flags select, in date_added order. */
+static struct got query_id(struct store *s, int64_t coll, const char *id,
+                           unsigned flags)
+{
+    struct store_query q;
+    struct got g;
+    const char *ids[1] = {id};
+
+    memset(&q, 0, sizeof(q));
+    memset(&g, 0, sizeof(g));
+    q.coll_id = coll;
+    q.after_us = INT64_MIN;
+    q.ids = ids;
+    q.n_ids = 1;
+    q.version_flags = flags;
+    q.limit = 16;
+    assert_int_equal(store_query(s, &q, got_fn, &g, NULL, NULL), 0);
+    return g;
+}
+
+/* The hash table alone: versions under one key, removal, tombstones reused,
+ * growth, idempotent adds. */
+static void test_table(void **state)
+{
+    unsigned char key[SQ_IDX_KEY_BYTES] = {1, 2, 3};
+    struct sq_idx *x = NULL;
+    const int64_t n = 60000;
+    int64_t *rows = NULL;
+    size_t bytes = 0;
+
+    (void)state;
+    assert_int_equal(sq_idx_new(key, &x), 0);
+    assert_int_equal(sq_idx_find(x, 1, 42, &rows), 0);
+    assert_null(rows);
+    for (int64_t i = 0; i < n; i++) {
+        sq_idx_add(x, 1, i / 3, 1000 + i); /* 3 versions per id */
+        sq_idx_add(x, 1, i / 3, 1000 + i); /* idempotent */
+    }
+    assert_int_equal(sq_idx_size(x, &bytes), (size_t)n);
+    assert_true(bytes >= (size_t)n * 16 && bytes <= (size_t)n * 16 * 3);
+    for (int64_t id = 0; id < n / 3; id += 997) {
+        size_t k = sq_idx_find(x, 1, id, &rows);
+        assert_int_equal(k, 3);
+        for (size_t j = 0; j < k; j++)
+            assert_true(rows[j] >= 1000 + 3 * id && rows[j] < 1003 + 3 * id);
+        free(rows);
+        rows = NULL;
+        /* another collection, same idh: nothing */
+        assert_int_equal(sq_idx_find(x, 2, id, &rows), 0);
+        assert_false(sq_idx_has(x, 2, id));
+        assert_true(sq_idx_has(x, 1, id));
+    }
+    /* remove the middle version of every id, then add it again */
+    for (int64_t i = 1; i < n; i += 3)
+        sq_idx_del(x, 1, i / 3, 1000 + i);
+    sq_idx_del(x, 1, 5, 123456); /* absent: no effect */
+    assert_int_equal(sq_idx_size(x, NULL), (size_t)(n - n / 3));
+    assert_int_equal(sq_idx_find(x, 1, 7, &rows), 2);
+    assert_true(rows[0] != 1000 + 22 && rows[1] != 1000 + 22);
+    free(rows);
+    for (int64_t i = 1; i < n; i += 3)
+        sq_idx_add(x, 1, i / 3, 1000 + i);
+    assert_int_equal(sq_idx_size(x, NULL), (size_t)n);
+    assert_int_equal(sq_idx_find(x, 1, 7, &rows), 3);
+    free(rows);
+    sq_idx_free(x);
+}
+
+/* A row listed under another id's key (what a hash collision does) is
+ * never taken for that id: not as a duplicate, not as a version, not in a
+ * query or a delete. */
+static void test_collision(void **state)
+{
+    struct fx *f = *state;
+    const char *a = "indicator--00000000-0000-4000-8000-00000000000a";
+    const char *b = "indicator--00000000-0000-4000-8000-00000000000b";
+    int64_t added_a = 0, added_b = 0, again = 0;
+    size_t ndel = 0;
+    struct got g;
+    struct store_query q;
+
+    assert_int_equal(put(f->s, f->coll, a, 10, &added_a), STORE_ADDED);
+    assert_int_equal(put(f->s, f->coll, b, 20, &added_b), STORE_ADDED);
+    /* b's row now also looks like a candidate for a */
+    sq_idx_add(f->s->idx, f->coll, sq_idx_idh(f->s->idx, a), added_b);
+    /* b's version 20 is not a's version 20 */
+    assert_int_equal(put(f->s, f->coll, a, 20, NULL), STORE_ADDED);
+    assert_int_equal(put(f->s, f->coll, a, 10, &again), STORE_DUPLICATE);
+    assert_true(again == added_a);
+    g = query_id(f->s, f->coll, a, STORE_V_ALL);
+    assert_int_equal(g.n, 2);
+    assert_string_equal(g.id[0], a);
+    assert_string_equal(g.id[1], a);
+    g = query_id(f->s, f->coll, a, STORE_V_LAST);
+    assert_int_equal(g.n, 1);
+    assert_true(g.v[0] == 20);
+    /* b has one version: it is its own last and first */
+    g = query_id(f->s, f->coll, b, STORE_V_FIRST);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.id[0], b);
+    memset(&q, 0, sizeof(q));
+    q.coll_id = f->coll;
+    q.version_flags = STORE_V_ALL;
+    assert_int_equal(store_delete(f->s, &q, a, &ndel, NULL), 0);
+    assert_int_equal(ndel, 2);
+    g = query_id(f->s, f->coll, b, STORE_V_ALL);
+    assert_int_equal(g.n, 1);
+    assert_true(g.v[0] == 20);
+}
+
+/* Two handles on one database, as two processes would have: each one's
+ * index catches up with the other's writes (reads and duplicates). */
+static void test_two_handles(void **state)
+{
+    struct fx *f = *state;
+    struct store *s2 = open_at(f->dir, 0);
+    const char *x = "indicator--00000000-0000-4000-8000-0000000000cc";
+    struct got g;
+    int64_t a1 = 0, a2 = 0;
+
+    g = query_id(s2, f->coll, x, STORE_V_ALL); /* s2's index is loaded */
+    assert_int_equal(g.n, 0);
+    assert_int_equal(put(f->s, f->coll, x, 1, &a1), STORE_ADDED);
+    g = query_id(s2, f->coll, x, STORE_V_ALL);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(put(s2, f->coll, x, 1, &a2), STORE_DUPLICATE);
+    assert_true(a1 == a2);
+    assert_int_equal(put(s2, f->coll, x, 2, NULL), STORE_ADDED);
+    /* s1: last is the version s2 wrote, and s1 sees it as a duplicate */
+    g = query_id(f->s, f->coll, x, STORE_V_LAST);
+    assert_int_equal(g.n, 1);
+    assert_true(g.v[0] == 2);
+    assert_int_equal(put(f->s, f->coll, x, 2, NULL), STORE_DUPLICATE);
+    g = query_id(f->s, f->coll, x, STORE_V_FIRST);
+    assert_int_equal(g.n, 1);
+    assert_true(g.v[0] == 1);
+    store_free(s2);
+}
+
+static void exec_ok(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("%s: %s", sql, err ? err : "?");
+}
+
+static int count_rows(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    int n = -1;
+
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* A schema 1 store (idh missing, the UNIQUE objects_version index) is
+ * upgraded on open and keeps every object findable by id. */
+static void test_upgrade_v1(void **state)
+{
+    struct fx *f = *state;
+    const char *x = "indicator--00000000-0000-4000-8000-0000000000dd";
+    const char *y = "indicator--00000000-0000-4000-8000-0000000000ee";
+    char p[128];
+    sqlite3 *db;
+    int64_t ax = 0;
+    struct got g;
+
+    assert_int_equal(put(f->s, f->coll, x, 1, &ax), STORE_ADDED);
+    assert_int_equal(put(f->s, f->coll, x, 2, NULL), STORE_ADDED);
+    assert_int_equal(put(f->s, f->coll, y, 1, NULL), STORE_ADDED);
+    store_free(f->s);
+    f->s = NULL;
+    /* make it look like schema 1 */
+    snprintf(p, sizeof(p), "%s/liaison.db", f->dir);
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    exec_ok(db, "DROP INDEX objects_coll;"
+                "ALTER TABLE objects DROP COLUMN idh;"
+                "CREATE UNIQUE INDEX objects_version"
+                " ON objects(coll_id, stix_id, version_us);"
+                "CREATE INDEX objects_added ON objects(coll_id, date_added);"
+                "DELETE FROM meta WHERE key='idh_key';"
+                "UPDATE meta SET ival=1 WHERE key='schema_version';");
+    assert_int_equal(
+        count_rows(db, "SELECT count(*) FROM pragma_table_info('objects')"
+                       " WHERE name='idh'"),
+        0);
+    sqlite3_close(db);
+
+    f->s = open_at(f->dir, 0);
+    g = query_id(f->s, f->coll, x, STORE_V_LAST);
+    assert_int_equal(g.n, 1);
+    assert_true(g.v[0] == 2);
+    assert_int_equal(put(f->s, f->coll, x, 1, NULL), STORE_DUPLICATE);
+    assert_int_equal(put(f->s, f->coll, y, 1, NULL), STORE_DUPLICATE);
+    assert_int_equal(put(f->s, f->coll, y, 3, NULL), STORE_ADDED);
+    g = query_id(f->s, f->coll, y, STORE_V_ALL);
+    assert_int_equal(g.n, 2);
+
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master"
+                                    " WHERE name IN ('objects_version',"
+                                    " 'objects_added')"),
+                     0);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master"
+                                    " WHERE name='objects_coll'"),
+                     1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM objects"
+                                    " WHERE idh=0"),
+                     0);
+    assert_int_equal(count_rows(db, "SELECT ival FROM meta"
+                                    " WHERE key='schema_version'"),
+                     SQ_SCHEMA_VERSION);
+    sqlite3_close(db);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table),
+        cmocka_unit_test_setup_teardown(test_collision, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_v1, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
