@@ -308,6 +308,23 @@ void sq_wcheckpoint(struct store *s)
     s->wal_frames = 0;
 }
 
+/* The integer the one-row statement sql answers. */
+static int sq_int(sqlite3 *db, const char *sql, int64_t *out, struct li_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : sq_fail(e, db, rc, sql);
+}
+
 /* Open one connection to path with our settings. */
 static int conn_open(struct store *s, int writer, sqlite3 **out,
                      struct li_err *e)
@@ -339,11 +356,20 @@ static int conn_open(struct store *s, int writer, sqlite3 **out,
         goto out;
     if (writer) {
         size_t pages = s->opts.checkpoint_pages;
-        if (pages == 0)
-            pages = SQ_DEFAULT_CKPT_BYTES / 4096;
-        rc = sq_exec(db, "PRAGMA journal_mode=WAL;", e);
+        int64_t psize = 4096;
+        /* A new database gets SQ_PAGE_SIZE pages (ignored for an existing
+         * one, which keeps its own). */
+        rc = sq_exec(db, "PRAGMA page_size=" SQ_PAGE_SIZE_STR ";", e);
+        if (rc == 0)
+            rc = sq_exec(db, "PRAGMA journal_mode=WAL;", e);
+        if (rc == 0)
+            rc = sq_int(db, "PRAGMA page_size", &psize, e);
         if (rc)
             goto out;
+        if (psize < 512)
+            psize = 4096;
+        if (pages == 0)
+            pages = SQ_DEFAULT_CKPT_BYTES / (size_t)psize;
         /* The writer checkpoints, after its commits (sq_wcheckpoint), once
          * the WAL holds `pages` frames: the hook replaces SQLite's own
          * autocheckpoint, whose errors would come back from COMMIT and make
@@ -355,7 +381,7 @@ static int conn_open(struct store *s, int writer, sqlite3 **out,
         snprintf(pragmas, sizeof(pragmas),
                  "PRAGMA journal_size_limit=%lld;"
                  " PRAGMA cache_size=-%d;",
-                 (long long)pages * 4096 * 2, SQ_WRITER_CACHE_KB);
+                 (long long)pages * psize * 2, SQ_WRITER_CACHE_KB);
         rc = sq_exec(db, pragmas, e);
         if (rc)
             goto out;

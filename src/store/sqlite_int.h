@@ -34,6 +34,11 @@
 #define SQ_STMT_CACHE 48 /* prepared statements kept per connection */
 #define SQ_BUSY_TIMEOUT_MS 10000
 #define SQ_DEFAULT_CKPT_BYTES (64 * 1024 * 1024)
+/* Page size of a new database: a page of 100 objects (about 54 KB) is then
+ * 4-5 reads instead of 14, and a store_put dirties fewer pages; measured
+ * (bench_policy, 300k objects) 25-30% less CPU per page read and per
+ * insert than 4 KiB. */
+#define SQ_PAGE_SIZE_STR "16384"
 /* The writer appends: objects and objects_coll grow at their right edges
  * (the id index is in memory, sqlite_idx.c), so a small cache does. */
 #define SQ_WRITER_CACHE_KB (4 * 1024)
