@@ -31,7 +31,9 @@
 
 #define IDX_EMPTY 0u
 #define IDX_TOMB 1u
-#define IDX_MIN_CAP 1024u
+#define IDX_MIN_CAP 64u
+#define IDX_SHARD_BITS 6 /* 64 tables, each grown alone */
+#define IDX_SHARDS (1u << IDX_SHARD_BITS)
 #define IDX_LOAD_NUM 3 /* grow past 3/4 full (live + tombstones) */
 #define IDX_LOAD_DEN 4
 
@@ -40,12 +42,19 @@ struct sq_ient {
     int64_t r;
 };
 
-struct sq_idx {
-    pthread_rwlock_t lk;
+/* One of the tables. Growing copies one shard, not the whole index, so a
+ * growth costs 1/64 of the index in extra memory for a moment (one table
+ * of 1M entries would need 16 + 24 MB at once at its 1.5x growth). */
+struct sq_shard {
     struct sq_ient *t;
     size_t cap;  /* slots */
     size_t used; /* live + tombstones */
     size_t live;
+};
+
+struct sq_idx {
+    pthread_rwlock_t lk;
+    struct sq_shard sh[IDX_SHARDS];
     int64_t hwm;   /* every committed row with date_added <= hwm is in */
     int loaded;    /* hwm is meaningful */
     unsigned char key[crypto_shorthash_KEYBYTES];
@@ -70,7 +79,8 @@ void sq_idx_free(struct sq_idx *x)
     if (!x)
         return;
     pthread_rwlock_destroy(&x->lk);
-    free(x->t);
+    for (size_t i = 0; i < IDX_SHARDS; i++)
+        free(x->sh[i].t);
     sodium_memzero(x->key, sizeof(x->key));
     free(x);
 }
@@ -98,9 +108,15 @@ static uint64_t ikey(int64_t coll_id, int64_t idh)
     return z > IDX_TOMB ? z : z + 2;
 }
 
+/* The shard is the key's top bits; the slot in it comes from the others. */
+static struct sq_shard *shard(struct sq_idx *x, uint64_t k)
+{
+    return &x->sh[k >> (64 - IDX_SHARD_BITS)];
+}
+
 static size_t slot0(uint64_t k, size_t cap)
 {
-    return (size_t)(((unsigned __int128)k * cap) >> 64);
+    return (size_t)(((unsigned __int128)(k << IDX_SHARD_BITS) * cap) >> 64);
 }
 
 /* Put (k, r) into t (no growth, no duplicate check): rehash only. */
@@ -116,7 +132,7 @@ static void place(struct sq_ient *t, size_t cap, uint64_t k, int64_t r)
 }
 
 /* Caller holds the write lock. */
-static void grow(struct sq_idx *x)
+static void grow(struct sq_shard *x)
 {
     size_t cap = x->cap ? x->cap : IDX_MIN_CAP;
     struct sq_ient *t;
@@ -135,8 +151,9 @@ static void grow(struct sq_idx *x)
 }
 
 /* Caller holds the write lock. Idempotent for an existing (k, r). */
-static void add_locked(struct sq_idx *x, uint64_t k, int64_t r)
+static void add_locked(struct sq_idx *idx, uint64_t k, int64_t r)
 {
+    struct sq_shard *x = shard(idx, k);
     size_t i, tomb = SIZE_MAX;
 
     if ((x->used + 1) * IDX_LOAD_DEN > x->cap * IDX_LOAD_NUM)
@@ -177,15 +194,16 @@ void sq_idx_del(struct sq_idx *x, int64_t coll_id, int64_t idh, int64_t r)
     uint64_t k = ikey(coll_id, idh);
 
     pthread_rwlock_wrlock(&x->lk);
-    if (x->cap) {
-        size_t i = slot0(k, x->cap);
-        while (x->t[i].k != IDX_EMPTY) {
-            if (x->t[i].k == k && x->t[i].r == r) {
-                x->t[i].k = IDX_TOMB;
-                x->live--;
+    struct sq_shard *h = shard(x, k);
+    if (h->cap) {
+        size_t i = slot0(k, h->cap);
+        while (h->t[i].k != IDX_EMPTY) {
+            if (h->t[i].k == k && h->t[i].r == r) {
+                h->t[i].k = IDX_TOMB;
+                h->live--;
                 break;
             }
-            if (++i == x->cap)
+            if (++i == h->cap)
                 i = 0;
         }
     }
@@ -200,17 +218,18 @@ size_t sq_idx_find(struct sq_idx *x, int64_t coll_id, int64_t idh,
     int64_t *v = NULL;
 
     pthread_rwlock_rdlock(&x->lk);
-    if (x->cap) {
-        size_t i = slot0(k, x->cap);
-        while (x->t[i].k != IDX_EMPTY) {
-            if (x->t[i].k == k) {
+    struct sq_shard *h = shard(x, k);
+    if (h->cap) {
+        size_t i = slot0(k, h->cap);
+        while (h->t[i].k != IDX_EMPTY) {
+            if (h->t[i].k == k) {
                 if (n == cap) {
                     cap = cap ? 2 * cap : 4;
                     v = li_xrealloc(v, cap * sizeof(*v));
                 }
-                v[n++] = x->t[i].r;
+                v[n++] = h->t[i].r;
             }
-            if (++i == x->cap)
+            if (++i == h->cap)
                 i = 0;
         }
     }
@@ -225,11 +244,12 @@ int sq_idx_has(struct sq_idx *x, int64_t coll_id, int64_t idh)
     int found = 0;
 
     pthread_rwlock_rdlock(&x->lk);
-    if (x->cap) {
-        size_t i = slot0(k, x->cap);
-        while (!found && x->t[i].k != IDX_EMPTY) {
-            found = x->t[i].k == k;
-            if (++i == x->cap)
+    struct sq_shard *h = shard(x, k);
+    if (h->cap) {
+        size_t i = slot0(k, h->cap);
+        while (!found && h->t[i].k != IDX_EMPTY) {
+            found = h->t[i].k == k;
+            if (++i == h->cap)
                 i = 0;
         }
     }
@@ -239,13 +259,16 @@ int sq_idx_has(struct sq_idx *x, int64_t coll_id, int64_t idh)
 
 size_t sq_idx_size(struct sq_idx *x, size_t *bytes_out)
 {
-    size_t n;
+    size_t n = 0, bytes = 0;
 
     pthread_rwlock_rdlock(&x->lk);
-    n = x->live;
-    if (bytes_out)
-        *bytes_out = x->cap * sizeof(struct sq_ient);
+    for (size_t i = 0; i < IDX_SHARDS; i++) {
+        n += x->sh[i].live;
+        bytes += x->sh[i].cap * sizeof(struct sq_ient);
+    }
     pthread_rwlock_unlock(&x->lk);
+    if (bytes_out)
+        *bytes_out = bytes;
     return n;
 }
 
