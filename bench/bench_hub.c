@@ -1012,6 +1012,129 @@ static int run_pages(int random, const int64_t *sent, size_t n_pos,
     return 0;
 }
 
+/* ---- pages with wrk as the load generator ---- */
+
+/* The wrk script: each request a random added_after from the file the
+ * bench writes (one RFC 3339 time per line); each answer must be 200 with
+ * exactly 100 "indicator--" (one per object, as in reader_thread); done()
+ * prints "bad N" with the number of answers that were not. */
+static const char wrk_lua[] =
+    "local times = {}\n"
+    "bad = 0\n"
+    "local threads = {}\n"
+    "function setup(thread) table.insert(threads, thread) end\n"
+    "function init(args)\n"
+    "  for line in io.lines(args[1]) do times[#times + 1] = line end\n"
+    "  math.randomseed(tonumber(args[2]))\n"
+    "end\n"
+    "function request()\n"
+    "  local t = times[math.random(#times)]\n"
+    "  return wrk.format(nil, wrk.path .. '&added_after=' .. t)\n"
+    "end\n"
+    "function response(status, headers, body)\n"
+    "  local n, i = 0, 1\n"
+    "  while true do\n"
+    "    local j = string.find(body, 'indicator--', i, true)\n"
+    "    if not j then break end\n"
+    "    n = n + 1\n"
+    "    i = j + 11\n"
+    "  end\n"
+    "  if status ~= 200 or n ~= 100 then bad = bad + 1 end\n"
+    "end\n"
+    "function done(summary, latency, requests)\n"
+    "  local b = 0\n"
+    "  for _, t in ipairs(threads) do b = b + t:get('bad') end\n"
+    "  io.write(string.format('bad %d\\n', b))\n"
+    "  io.write(string.format('p99us %d\\n', latency:percentile(99)))\n"
+    "end\n";
+
+/* wrk's path, or NULL when it is not installed (scripts/install-deps
+ * --bench installs it; `make bench` runs that). */
+static const char *wrk_path(void)
+{
+    static const char *const cand[] = {"/usr/bin/wrk", "/usr/local/bin/wrk"};
+    const char *e = getenv("BENCH_WRK");
+
+    if (e && *e)
+        return access(e, X_OK) == 0 ? e : NULL;
+    for (size_t i = 0; i < sizeof(cand) / sizeof(cand[0]); i++)
+        if (access(cand[i], X_OK) == 0)
+            return cand[i];
+    return NULL;
+}
+
+/* Random pages for `seconds` with wrk (2 threads, `clients` connections).
+ * 0 and r filled, 1 when wrk is missing, -1 on a failure or a bad answer. */
+static int run_pages_wrk(const int64_t *sent, size_t n_pos, int clients,
+                         long seconds, struct page_result *r)
+{
+    const char *wrk = wrk_path();
+    char lua[PATH_MAX + 16], times[PATH_MAX + 16], out[PATH_MAX + 16];
+    char cmd[4 * PATH_MAX + 2048];
+    char line[512], url[1024];
+    FILE *f;
+    double req_s = -1, p99 = 0;
+    long bad = -1;
+    uint64_t seed;
+
+    if (!wrk)
+        return 1;
+    snprintf(lua, sizeof(lua), "%s/pages.lua", g.dir);
+    snprintf(times, sizeof(times), "%s/times.txt", g.dir);
+    snprintf(out, sizeof(out), "%s/wrk.out", g.dir);
+    f = fopen(lua, "w");
+    if (!f || fputs(wrk_lua, f) < 0 || fclose(f) != 0)
+        die(2, "cannot write %s", lua);
+    f = fopen(times, "w");
+    if (!f)
+        die(2, "cannot write %s", times);
+    /* never the last 2 envelopes: >= 100 objects stay after it */
+    for (size_t i = 0; i + 2 < n_pos; i++) {
+        char ts[LI_TIME_BUF];
+        li_time_format(sent[i], 6, ts);
+        fprintf(f, "%s\n", ts);
+    }
+    if (fclose(f) != 0)
+        die(2, "cannot write %s", times);
+    li_random_bytes(&seed, sizeof(seed));
+    snprintf(url, sizeof(url), "%s?limit=100", g.objects_url);
+    snprintf(cmd, sizeof(cmd),
+             "'%s' -t %d -c %d -d %lds --latency -s '%s'"
+             " -H '%s' -H 'Accept: application/taxii+json;version=2.1'"
+             " '%s' -- '%s' %llu > '%s' 2>&1",
+             wrk, clients < 2 ? clients : 2, clients, seconds, lua,
+             g.auth_header, url, times,
+             (unsigned long long)(seed % 1000000007u), out);
+    double c0 = server_cpu_s();
+    int64_t t0 = li_time_mono_us();
+    int st = system(cmd);
+    int64_t t1 = li_time_mono_us();
+    double c1 = server_cpu_s();
+    f = fopen(out, "r");
+    while (f && fgets(line, sizeof(line), f)) {
+        sscanf(line, "Requests/sec: %lf", &req_s);
+        sscanf(line, "bad %ld", &bad);
+        sscanf(line, "p99us %lf", &p99);
+        if (strstr(line, "Non-2xx"))
+            bad = bad < 0 ? 1 : bad + 1;
+    }
+    if (f)
+        fclose(f);
+    if (st != 0 || req_s <= 0 || bad != 0) {
+        fprintf(stderr, "bench_hub: wrk pages failed (exit %d, %.0f req/s, "
+                        "%ld bad answers; see %s)\n", st, req_s, bad, out);
+        return -1;
+    }
+    memset(r, 0, sizeof(*r));
+    r->pages_s = req_s;
+    r->p99_ms = p99 / 1000.0;
+    /* wrk's own Requests/sec is over its run; CPU per page from ours */
+    r->srv_cpu_us_per_page =
+        (c1 - c0) * 1e6 / (req_s * (double)(t1 - t0) / 1e6);
+    r->mem = server_mem();
+    return 0;
+}
+
 /* One full parse of the first page: the envelope is well-formed TAXII. */
 static int check_first_page(uint64_t stored)
 {
@@ -1243,8 +1366,8 @@ static void run_validation_compare(size_t n_obj, int clients, uint64_t *rng,
 struct level {
     uint64_t objects;
     struct seg_result ingest;    /* the segment that ended at this level */
-    struct page_result first, random;
-    int have_pages;
+    struct page_result first, random, wrk;
+    int have_pages, have_wrk;
 };
 
 int main(void)
@@ -1408,6 +1531,12 @@ int main(void)
             die(1, "page reads failed at %llu objects",
                 (unsigned long long)stored);
         L->have_pages = 1;
+        int w = run_pages_wrk(sent, (size_t)(stored / OBJS_PER_ENV), n_read,
+                              read_s, &L->wrk);
+        if (w < 0)
+            die(1, "wrk page reads failed at %llu objects",
+                (unsigned long long)stored);
+        L->have_wrk = w == 0;
         printf("  pages at %lluk: first %.0f/s (p99 %.2f ms, srv %.0f us/page),"
                " random %.0f/s (p99 %.2f ms, srv %.0f us/page, bench %.0f "
                "us/page), RSS %.1f MB%s\n",
@@ -1418,6 +1547,15 @@ int main(void)
                L->random.mem.rss_mb,
                L->first.reconnects + L->random.reconnects
                    ? " (reconnects: keep-alive broken!)" : "");
+        if (L->have_wrk)
+            printf("  pages at %lluk with wrk (%d connections): random "
+                   "%.0f/s (p99 %.2f ms, srv %.0f us/page), RSS %.1f MB\n",
+                   (unsigned long long)(stored / 1000), n_read,
+                   L->wrk.pages_s, L->wrk.p99_ms,
+                   L->wrk.srv_cpu_us_per_page, L->wrk.mem.rss_mb);
+        else
+            printf("  (wrk not installed: `scripts/install-deps --bench`; "
+                   "pages measured with libcurl only)\n");
         fflush(stdout);
     }
 
@@ -1506,6 +1644,12 @@ int main(void)
            ok(last->random.pages_s >= TARGET_PAGES),
            last->random.pages_s / GOAL_PAGES,
            short_note);
+    if (last->have_wrk)
+        printf("  pages    with wrk as the load generator: %.0f pages/s = "
+               "%.2fx target (10,000): %s; %.2fx goal (20,000)%s\n",
+               last->wrk.pages_s, last->wrk.pages_s / TARGET_PAGES,
+               ok(last->wrk.pages_s >= TARGET_PAGES),
+               last->wrk.pages_s / GOAL_PAGES, short_note);
     printf("  flat     envelope mean %.2f ms (%lluk-%lluk) vs %.2f ms "
            "(%lluk-%lluk) = %.2fx (target <= 2x): %s; server CPU per "
            "object %.2fx%s\n",
