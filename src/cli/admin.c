@@ -123,8 +123,12 @@ static int cmd_coll_list(struct ctx *c);
 static int cmd_partner_add(struct ctx *c);
 static int cmd_partner_list(struct ctx *c);
 static int cmd_user_add(struct ctx *c);
+static int cmd_user_remove(struct ctx *c);
+static int cmd_user_passwd(struct ctx *c);
+static int cmd_user_list(struct ctx *c);
 static int cmd_token_add(struct ctx *c);
 static int cmd_token_revoke(struct ctx *c);
+static int cmd_token_list(struct ctx *c);
 static int cmd_grant(struct ctx *c);
 static int cmd_grant_list(struct ctx *c);
 static int cmd_show(struct ctx *c);
@@ -172,6 +176,17 @@ static const struct cmd cmds[] = {
      "Add a user (HTTP Basic authentication) to a partner. The password is\n"
      "read from stdin, one line; on a terminal it is asked for twice without\n"
      "echo. Only its argon2id hash is stored.\n"},
+    {"user", "remove", cmd_user_remove, 0, 0, 1, 1,
+     "user remove [--data-dir DIR] USERNAME",
+     "Remove a user: its password stops working at once, also for a running\n"
+     "liaisond (which forgets the credentials it had verified).\n"},
+    {"user", "passwd", cmd_user_passwd, 0, 0, 1, 1,
+     "user passwd [--data-dir DIR] USERNAME",
+     "Set a user's password, read as for 'user add'. The old one stops\n"
+     "working at once.\n"},
+    {"user", "list", cmd_user_list, B(O_PARTNER), 0, 0, 0,
+     "user list [--data-dir DIR] [--partner NAME]",
+     "List the users and their partners.\n"},
     {"token", "add", cmd_token_add, B(O_PARTNER), B(O_PARTNER), 0, 0,
      "token add [--data-dir DIR] --partner NAME",
      "Make an API token (HTTP Bearer) for a partner and print it once on\n"
@@ -180,6 +195,10 @@ static const struct cmd cmds[] = {
     {"token", "revoke", cmd_token_revoke, 0, 0, 1, 1,
      "token revoke [--data-dir DIR] TOKEN-ID",
      "Revoke a token by its id; requests using it fail from then on.\n"},
+    {"token", "list", cmd_token_list, B(O_PARTNER), 0, 0, 0,
+     "token list [--data-dir DIR] [--partner NAME]",
+     "List the tokens by id, with their partner and whether they are\n"
+     "revoked (a token itself is never kept, so it cannot be shown).\n"},
     {"grant", NULL, cmd_grant,
      B(O_PARTNER) | B(O_COLLECTION) | B(O_API_ROOT) | B(O_READ) | B(O_WRITE),
      B(O_PARTNER) | B(O_COLLECTION), 0, 0,
@@ -734,6 +753,28 @@ static int check_partner(struct ctx *c, const char *name)
     return 0;
 }
 
+/* Read a password (twice on a terminal) into pw and its argon2id hash into
+ * hash. pw and again have PASSWORD_MAX + 3 bytes; the caller wipes them.
+ * 0, or 1 after printing why. */
+static int read_password(char *pw, char *again, char *hash, int tty)
+{
+    struct li_err e = {0};
+    int rc;
+
+    if (read_line(pw, PASSWORD_MAX + 3, "Password: ", tty) != 0)
+        return 1;
+    if (tty) {
+        if (read_line(again, PASSWORD_MAX + 3, "Again: ", tty) != 0)
+            return 1;
+        if (strcmp(pw, again) != 0)
+            return fail_msg("the passwords differ");
+    }
+    rc = policy_hash_password(pw, hash, &e);
+    if (rc != 0)
+        return fail("hashing the password", rc, &e);
+    return 0;
+}
+
 static int cmd_user_add(struct ctx *c)
 {
     struct li_err e = {0};
@@ -751,21 +792,8 @@ static int cmd_user_add(struct ctx *c)
     }
     if (check_partner(c, c->val[O_PARTNER]) != 0)
         return 1;
-    if (read_line(pw, sizeof(pw), "Password: ", tty) != 0)
+    if (read_password(pw, again, hash, tty) != 0)
         goto out;
-    if (tty) {
-        if (read_line(again, sizeof(again), "Again: ", tty) != 0)
-            goto out;
-        if (strcmp(pw, again) != 0) {
-            fail_msg("the passwords differ");
-            goto out;
-        }
-    }
-    rc = policy_hash_password(pw, hash, &e);
-    if (rc != 0) {
-        rc = fail("hashing the password", rc, &e);
-        goto out;
-    }
     rc = store_user_add(c->s, c->val[O_PARTNER], user, hash, &e);
     if (rc == LI_EEXIST) {
         rc = fail_msg("a user named '%s' exists already", user);
@@ -783,6 +811,86 @@ out:
     explicit_bzero(again, sizeof(again));
     explicit_bzero(hash, sizeof(hash));
     return rc;
+}
+
+static int cmd_user_remove(struct ctx *c)
+{
+    struct li_err e = {0};
+    const char *user = c->pos[0];
+    int rc = store_user_remove(c->s, user, &e);
+
+    if (rc == LI_ENOTFOUND)
+        return fail_msg("no user named '%s'", user);
+    if (rc != 0)
+        return fail("user remove", rc, &e);
+    printf("removed user %s\n", user);
+    return record(c, AUDIT_ADMIN, NULL, user, "user remove %s", user);
+}
+
+static int cmd_user_passwd(struct ctx *c)
+{
+    struct li_err e = {0};
+    char pw[PASSWORD_MAX + 3], again[PASSWORD_MAX + 3];
+    char hash[POLICY_PWHASH_MAX];
+    const char *user = c->pos[0];
+    int rc = 1;
+
+    if (read_password(pw, again, hash, isatty(STDIN_FILENO)) != 0)
+        goto out;
+    rc = store_user_set_pwhash(c->s, user, hash, &e);
+    if (rc == LI_ENOTFOUND) {
+        rc = fail_msg("no user named '%s'", user);
+    } else if (rc != 0) {
+        rc = fail("user passwd", rc, &e);
+    } else {
+        printf("changed the password of user %s\n", user);
+        rc = record(c, AUDIT_ADMIN, NULL, user, "user passwd %s", user);
+    }
+out:
+    explicit_bzero(pw, sizeof(pw));
+    explicit_bzero(again, sizeof(again));
+    explicit_bzero(hash, sizeof(hash));
+    return rc;
+}
+
+static int print_user(void *ctx, const char *username, const char *partner)
+{
+    const char *only = ctx;
+
+    if (!only || !strcmp(only, partner))
+        printf("%-32s %s\n", username, partner);
+    return 0;
+}
+
+static int cmd_user_list(struct ctx *c)
+{
+    struct li_err e = {0};
+    int rc;
+
+    printf("%-32s %s\n", "USER", "PARTNER");
+    rc = store_user_list(c->s, print_user, (void *)c->val[O_PARTNER], &e);
+    return rc ? fail("user list", rc, &e) : 0;
+}
+
+static int print_token(void *ctx, const char *token_id, const char *partner,
+                       int revoked)
+{
+    const char *only = ctx;
+
+    if (!only || !strcmp(only, partner))
+        printf("%-24s %-32s %s\n", token_id, partner,
+               revoked ? "revoked" : "live");
+    return 0;
+}
+
+static int cmd_token_list(struct ctx *c)
+{
+    struct li_err e = {0};
+    int rc;
+
+    printf("%-24s %-32s %s\n", "TOKEN-ID", "PARTNER", "STATE");
+    rc = store_token_list(c->s, print_token, (void *)c->val[O_PARTNER], &e);
+    return rc ? fail("token list", rc, &e) : 0;
 }
 
 static int cmd_token_add(struct ctx *c)

@@ -6,7 +6,9 @@
  * writer connection that also bumps meta.config_gen, so a reader in this or
  * another process (liaisond while `liaison admin` runs) sees either the old
  * configuration and generation or the new ones. Reads use the calling
- * thread's read connection.
+ * thread's read connection; store_read_begin()/store_read_end() (read
+ * scopes, store_policy.h) hold one read transaction open on it across calls,
+ * and store_config_load() then reads in that transaction.
  */
 #include "store/sqlite_int.h"
 
@@ -217,6 +219,8 @@ static int exists(int rc, struct li_err *e, const char *what, const char *v)
 /* Generation and snapshot                                             */
 /* ------------------------------------------------------------------ */
 
+static int rexec(struct sq_conn *c, const char *sql, struct li_err *e);
+
 int store_config_gen(struct store *s, int64_t *gen_out, struct li_err *e)
 {
     struct sq_conn *c;
@@ -238,6 +242,40 @@ int store_config_gen(struct store *s, int64_t *gen_out, struct li_err *e)
     }
     sqlite3_reset(st);
     return rc;
+}
+
+int store_read_begin(struct store *s, int *began_out, struct li_err *e)
+{
+    struct sq_conn *c;
+    int rc;
+
+    if (!s || !began_out)
+        return li_err_set(e, LI_EINVAL, "store_read_begin: bad arguments");
+    rc = sq_conn_get(s, &c, e);
+    if (rc)
+        return rc;
+    if (!sqlite3_get_autocommit(c->db)) {
+        *began_out = 0; /* one is open already: it goes on */
+        return 0;
+    }
+    rc = rexec(c, "BEGIN", e);
+    if (rc == 0)
+        *began_out = 1;
+    return rc;
+}
+
+void store_read_end(struct store *s, int began)
+{
+    struct sq_conn *c;
+
+    if (!s || !began || sq_conn_get(s, &c, NULL) != 0)
+        return;
+    if (sqlite3_get_autocommit(c->db))
+        return;
+    /* A read transaction has nothing to lose: if COMMIT is refused, the
+     * ROLLBACK still ends it. */
+    if (rexec(c, "COMMIT", NULL) != 0)
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 void store_config_free(struct store_config *c)
@@ -360,11 +398,14 @@ int store_config_load(struct store *s, struct store_config **out,
     rc = sq_conn_get(s, &c, e);
     if (rc)
         goto out;
-    /* one read transaction: the generation and the tables agree */
-    rc = rexec(c, "BEGIN", e);
-    if (rc)
-        goto out;
-    in_txn = 1;
+    /* one read transaction: the generation and the tables agree (the
+     * caller's, when it has one open: store_read_begin) */
+    if (sqlite3_get_autocommit(c->db)) {
+        rc = rexec(c, "BEGIN", e);
+        if (rc)
+            goto out;
+        in_txn = 1;
+    }
     cfg = li_xcalloc(1, sizeof(*cfg));
     rc = store_config_gen(s, &cfg->gen, e);
     if (rc)
@@ -401,10 +442,12 @@ int store_config_load(struct store *s, struct store_config **out,
     if (rc)
         goto out;
     cfg->grants = arr;
-    rc = rexec(c, "COMMIT", e);
-    if (rc)
-        goto out;
-    in_txn = 0;
+    if (in_txn) {
+        rc = rexec(c, "COMMIT", e);
+        if (rc)
+            goto out;
+        in_txn = 0;
+    }
     *out = cfg;
     cfg = NULL;
 out:
@@ -602,6 +645,135 @@ int store_user_get(struct store *s, const char *username,
     }
     sqlite3_reset(st);
     return rc;
+}
+
+static int user_remove_tx(struct store *s, void *ctx, struct li_err *e)
+{
+    const char *username = ctx;
+    int n = 0;
+    int rc = sq_wrun(s, &n, e, "DELETE FROM users WHERE username=?1", "t",
+                     username);
+
+    if (rc == 0 && n == 0)
+        rc = li_err_set(e, LI_ENOTFOUND, "store: no user '%s'", username);
+    return rc;
+}
+
+int store_user_remove(struct store *s, const char *username, struct li_err *e)
+{
+    if (!s || !username || !*username)
+        return li_err_set(e, LI_EINVAL, "store: bad user name");
+    return cfg_txn(s, user_remove_tx, (void *)username, e);
+}
+
+static int user_pw_tx(struct store *s, void *ctx, struct li_err *e)
+{
+    struct user_args *a = ctx;
+    int n = 0;
+    int rc = sq_wrun(s, &n, e, "UPDATE users SET pwhash=?2 WHERE username=?1",
+                     "tt", a->username, a->pwhash);
+
+    if (rc == 0 && n == 0)
+        rc = li_err_set(e, LI_ENOTFOUND, "store: no user '%s'", a->username);
+    return rc;
+}
+
+int store_user_set_pwhash(struct store *s, const char *username,
+                          const char *pwhash, struct li_err *e)
+{
+    struct user_args a = {NULL, username, pwhash};
+
+    if (!s || !username || !*username || !name_ok(pwhash, 256))
+        return li_err_set(e, LI_EINVAL, "store: bad user name or hash");
+    return cfg_txn(s, user_pw_tx, &a, e);
+}
+
+/* Rows of (text, text[, int]) from sql, each handed to emit. */
+static int list_rows(struct store *s, const char *sql,
+                     int (*emit)(void *, sqlite3_stmt *), void *ctx,
+                     struct li_err *e)
+{
+    struct sq_conn *c;
+    struct sq_cache_ent *ent = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = sq_conn_get(s, &c, e);
+
+    if (rc)
+        return rc;
+    rc = sq_stmt_take(c->db, &c->cache, sql, &st, &ent, e);
+    if (rc)
+        return rc;
+    for (;;) {
+        int r = sqlite3_step(st);
+        if (r == SQLITE_DONE)
+            break;
+        if (r != SQLITE_ROW) {
+            rc = sq_fail(e, c->db, r, "list");
+            break;
+        }
+        rc = emit(ctx, st);
+        if (rc)
+            break;
+    }
+    sq_stmt_give(ent, st);
+    return rc;
+}
+
+struct user_list_ctx {
+    store_user_fn fn;
+    void *ctx;
+};
+
+static int user_emit(void *p, sqlite3_stmt *st)
+{
+    struct user_list_ctx *u = p;
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    const char *partner = (const char *)sqlite3_column_text(st, 1);
+
+    return u->fn(u->ctx, name ? name : "", partner ? partner : "");
+}
+
+int store_user_list(struct store *s, store_user_fn fn, void *ctx,
+                    struct li_err *e)
+{
+    struct user_list_ctx u = {fn, ctx};
+
+    if (!s || !fn)
+        return li_err_set(e, LI_EINVAL, "store_user_list: bad arguments");
+    return list_rows(s,
+                     "SELECT u.username, p.name FROM users u"
+                     " JOIN partners p ON p.id=u.partner_id"
+                     " ORDER BY u.username",
+                     user_emit, &u, e);
+}
+
+struct token_list_ctx {
+    store_token_fn fn;
+    void *ctx;
+};
+
+static int token_emit(void *p, sqlite3_stmt *st)
+{
+    struct token_list_ctx *t = p;
+    const char *id = (const char *)sqlite3_column_text(st, 0);
+    const char *partner = (const char *)sqlite3_column_text(st, 1);
+
+    return t->fn(t->ctx, id ? id : "", partner ? partner : "",
+                 sqlite3_column_int(st, 2) != 0);
+}
+
+int store_token_list(struct store *s, store_token_fn fn, void *ctx,
+                     struct li_err *e)
+{
+    struct token_list_ctx t = {fn, ctx};
+
+    if (!s || !fn)
+        return li_err_set(e, LI_EINVAL, "store_token_list: bad arguments");
+    return list_rows(s,
+                     "SELECT t.token_id, p.name, t.revoked FROM tokens t"
+                     " JOIN partners p ON p.id=t.partner_id"
+                     " ORDER BY t.token_id",
+                     token_emit, &t, e);
 }
 
 struct token_args {

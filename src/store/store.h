@@ -126,6 +126,18 @@ int store_user_add(struct store *s, const char *partner_name,
 int store_user_get(struct store *s, const char *username,
                    int64_t *partner_id_out, char pwhash_out[256],
                    struct li_err *e);
+/* Remove user username, or replace its password hash. LI_ENOTFOUND if no
+ * such user. Both bump the generation, so a running liaisond forgets the
+ * credentials it had verified under the old one. */
+int store_user_remove(struct store *s, const char *username, struct li_err *e);
+int store_user_set_pwhash(struct store *s, const char *username,
+                          const char *pwhash, struct li_err *e);
+/* Every user, by user name: its name and its partner's name (valid during
+ * the call). Non-zero from fn stops and is returned. */
+typedef int (*store_user_fn)(void *ctx, const char *username,
+                             const char *partner);
+int store_user_list(struct store *s, store_user_fn fn, void *ctx,
+                    struct li_err *e);
 /* hash is BLAKE2b-256 of the token; token_id a short public name for it. */
 int store_token_add(struct store *s, const char *partner_name,
                     const char *token_id, const uint8_t hash[32],
@@ -137,6 +149,11 @@ int store_token_lookup(struct store *s, const uint8_t hash[32],
                        struct li_err *e);
 int store_token_revoke(struct store *s, const char *token_id,
                        struct li_err *e);
+/* Every token (never its hash), by token id: id, partner name, revoked. */
+typedef int (*store_token_fn)(void *ctx, const char *token_id,
+                              const char *partner, int revoked);
+int store_token_list(struct store *s, store_token_fn fn, void *ctx,
+                     struct li_err *e);
 /* Set (replace) a partner's rights on a collection (by TAXII id). */
 int store_grant_set(struct store *s, const char *partner_name,
                     const char *collection_uuid, int can_read, int can_write,

@@ -374,6 +374,40 @@ def users_and_passwords():
     fails(a("user", "add", "--partner", "nisc", stdin="pw\n"), "no user", rc=2, msg="missing")
 
 
+@case
+def user_remove_passwd_and_lists():
+    ok(a("user", "add", "--partner", "nisc", "rotating", stdin="first-pw\n"), "add")
+    H.get("/taxii2/", auth=basic("rotating", "first-pw")).expect(200, "first password")
+    out = ok(a("user", "passwd", "rotating", stdin="second-pw\n"), "passwd")
+    check("rotating" in out, "passwd output %r" % out)
+    # the running hub had verified the first password: it must forget it
+    eq(H.get("/taxii2/", auth=basic("rotating", "first-pw")).status, 401,
+       "the old password after passwd")
+    H.get("/taxii2/", auth=basic("rotating", "second-pw")).expect(200, "new password")
+    out = ok(a("user", "list"), "user list")
+    check(re.search(r"(?m)^rotating +nisc$", out), "user list %r" % out)
+    out = ok(a("user", "list", "--partner", "nobody-such"), "user list, other partner")
+    check("rotating" not in out, "filtered user list %r" % out)
+    ok(a("user", "remove", "rotating"), "remove")
+    eq(H.get("/taxii2/", auth=basic("rotating", "second-pw")).status, 401,
+       "a removed user on the running hub")
+    check("rotating" not in ok(a("user", "list"), "list after remove"), "still listed")
+    fails(a("user", "remove", "rotating"), "remove twice", msg="no user")
+    fails(a("user", "passwd", "nobody-here", stdin="pw\n"), "passwd unknown", msg="no user")
+    fails(a("user", "passwd", "analyst", stdin="\n"), "passwd empty", msg="empty")
+    fails(a("user", "remove"), "remove without a name", rc=2, msg="missing")
+    # tokens: listed by id with their state, never the token itself
+    tok_text = a("token", "add", "--partner", "nisc")
+    token = tok_text[1].strip()
+    tid = re.search(r"token id (\S+)", tok_text[2]).group(1)
+    out = ok(a("token", "list", "--partner", "nisc"), "token list")
+    check(re.search(r"(?m)^%s +nisc +live$" % re.escape(tid), out), "token list %r" % out)
+    check(token not in out, "the token itself is listed")
+    ok(a("token", "revoke", tid), "revoke")
+    out = ok(a("token", "list"), "token list after revoke")
+    check(re.search(r"(?m)^%s +nisc +revoked$" % re.escape(tid), out), "revoked %r" % out)
+
+
 def on_terminal(args, lines, timeout=30):
     """Run `liaison admin ARGS` on a pseudo-terminal, typing each of lines
     after each prompt. Returns (exit status, everything the terminal showed)."""
