@@ -34,19 +34,21 @@
 #define IDX_MIN_CAP 64u
 #define IDX_SHARD_BITS 6 /* 64 tables, each grown alone */
 #define IDX_SHARDS (1u << IDX_SHARD_BITS)
-#define IDX_LOAD_NUM 3 /* grow past 3/4 full (live + tombstones) */
-#define IDX_LOAD_DEN 4
+#define IDX_LOAD_NUM 4 /* grow past 4/5 full (live + tombstones) */
+#define IDX_LOAD_DEN 5
 
-struct sq_ient {
-    uint64_t k;
-    int64_t r;
-};
-
-/* One of the tables. Growing copies one shard, not the whole index, so a
- * growth costs 1/64 of the index in extra memory for a moment (one table
- * of 1M entries would need 16 + 24 MB at once at its 1.5x growth). */
+/* One of the tables: slot i holds a 32-bit fingerprint of the key (0 empty,
+ * 1 tombstone) and a rowid, in two arrays (12 bytes a slot). The
+ * fingerprint also chooses the first slot, so a table can be rehashed from
+ * fingerprints alone. A fingerprint match only makes a candidate, which SQL
+ * then checks (two keys of one shard share a fingerprint with odds of about
+ * one in 2^32 / entries), so 32 bits are plenty. Growing copies one shard,
+ * not the whole index, so a growth costs 1/64 of the index in extra memory
+ * for a moment; growth is by 1.25x, so that the index stays near
+ * 12 bytes / 0.7 per entry. */
 struct sq_shard {
-    struct sq_ient *t;
+    uint32_t *fp;
+    int64_t *r;
     size_t cap;  /* slots */
     size_t used; /* live + tombstones */
     size_t live;
@@ -79,8 +81,10 @@ void sq_idx_free(struct sq_idx *x)
     if (!x)
         return;
     pthread_rwlock_destroy(&x->lk);
-    for (size_t i = 0; i < IDX_SHARDS; i++)
-        free(x->sh[i].t);
+    for (size_t i = 0; i < IDX_SHARDS; i++) {
+        free(x->sh[i].fp);
+        free(x->sh[i].r);
+    }
     sodium_memzero(x->key, sizeof(x->key));
     free(x);
 }
@@ -97,55 +101,66 @@ int64_t sq_idx_idh(const struct sq_idx *x, const char *stix_id)
     return (int64_t)v;
 }
 
-/* The table key of (coll_id, idh): a bijective mix, never 0 or 1. */
+/* The table key of (coll_id, idh): a bijective mix. Its top bits choose the
+ * shard, the next 32 the fingerprint (which chooses the first slot). */
 static uint64_t ikey(int64_t coll_id, int64_t idh)
 {
     uint64_t z = (uint64_t)idh + (uint64_t)coll_id * 0x9e3779b97f4a7c15u;
 
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    z ^= z >> 31;
-    return z > IDX_TOMB ? z : z + 2;
+    return z ^ (z >> 31);
 }
 
-/* The shard is the key's top bits; the slot in it comes from the others. */
+static uint32_t fpof(uint64_t k)
+{
+    uint32_t f = (uint32_t)(k >> (32 - IDX_SHARD_BITS));
+
+    return f > IDX_TOMB ? f : f + 2;
+}
+
 static struct sq_shard *shard(struct sq_idx *x, uint64_t k)
 {
     return &x->sh[k >> (64 - IDX_SHARD_BITS)];
 }
 
-static size_t slot0(uint64_t k, size_t cap)
+static size_t slot0(uint32_t fp, size_t cap)
 {
-    return (size_t)(((unsigned __int128)(k << IDX_SHARD_BITS) * cap) >> 64);
+    return (size_t)(((uint64_t)fp * cap) >> 32);
 }
 
-/* Put (k, r) into t (no growth, no duplicate check): rehash only. */
-static void place(struct sq_ient *t, size_t cap, uint64_t k, int64_t r)
+/* Put (fp, r) into a fresh table (no duplicate check): rehash only. */
+static void place(uint32_t *fp, int64_t *r, size_t cap, uint32_t f,
+                  int64_t row)
 {
-    size_t i = slot0(k, cap);
+    size_t i = slot0(f, cap);
 
-    while (t[i].k != IDX_EMPTY)
+    while (fp[i] != IDX_EMPTY)
         if (++i == cap)
             i = 0;
-    t[i].k = k;
-    t[i].r = r;
+    fp[i] = f;
+    r[i] = row;
 }
 
-/* Caller holds the write lock. */
+/* Caller holds the write lock. 1.25x when live entries fill it past 3/5,
+ * else (mostly tombstones) the same size, rehashed. */
 static void grow(struct sq_shard *x)
 {
     size_t cap = x->cap ? x->cap : IDX_MIN_CAP;
-    struct sq_ient *t;
+    uint32_t *fp;
+    int64_t *r;
 
-    /* Past 3/4 with few tombstones: 1.5x; mostly tombstones: same size. */
-    if (x->cap && x->live * IDX_LOAD_DEN >= x->cap * 2)
-        cap = x->cap + x->cap / 2;
-    t = li_xcalloc(cap, sizeof(*t));
+    if (x->cap && x->live * 5 >= x->cap * 3)
+        cap = x->cap + x->cap / 4;
+    fp = li_xcalloc(cap, sizeof(*fp));
+    r = li_xcalloc(cap, sizeof(*r));
     for (size_t i = 0; i < x->cap; i++)
-        if (x->t[i].k > IDX_TOMB)
-            place(t, cap, x->t[i].k, x->t[i].r);
-    free(x->t);
-    x->t = t;
+        if (x->fp[i] > IDX_TOMB)
+            place(fp, r, cap, x->fp[i], x->r[i]);
+    free(x->fp);
+    free(x->r);
+    x->fp = fp;
+    x->r = r;
     x->cap = cap;
     x->used = x->live;
 }
@@ -154,31 +169,31 @@ static void grow(struct sq_shard *x)
 static void add_locked(struct sq_idx *idx, uint64_t k, int64_t r)
 {
     struct sq_shard *x = shard(idx, k);
+    uint32_t f = fpof(k);
     size_t i, tomb = SIZE_MAX;
 
     if ((x->used + 1) * IDX_LOAD_DEN > x->cap * IDX_LOAD_NUM)
         grow(x);
-    i = slot0(k, x->cap);
+    i = slot0(f, x->cap);
     for (;;) {
-        uint64_t s = x->t[i].k;
+        uint32_t s = x->fp[i];
         if (s == IDX_EMPTY)
             break;
         if (s == IDX_TOMB) {
             if (tomb == SIZE_MAX)
                 tomb = i;
-        } else if (s == k && x->t[i].r == r) {
+        } else if (s == f && x->r[i] == r) {
             return;
         }
         if (++i == x->cap)
             i = 0;
     }
-    if (tomb != SIZE_MAX) {
+    if (tomb != SIZE_MAX)
         i = tomb;
-    } else {
+    else
         x->used++;
-    }
-    x->t[i].k = k;
-    x->t[i].r = r;
+    x->fp[i] = f;
+    x->r[i] = r;
     x->live++;
 }
 
@@ -192,14 +207,16 @@ void sq_idx_add(struct sq_idx *x, int64_t coll_id, int64_t idh, int64_t r)
 void sq_idx_del(struct sq_idx *x, int64_t coll_id, int64_t idh, int64_t r)
 {
     uint64_t k = ikey(coll_id, idh);
+    uint32_t f = fpof(k);
+    struct sq_shard *h;
 
     pthread_rwlock_wrlock(&x->lk);
-    struct sq_shard *h = shard(x, k);
+    h = shard(x, k);
     if (h->cap) {
-        size_t i = slot0(k, h->cap);
-        while (h->t[i].k != IDX_EMPTY) {
-            if (h->t[i].k == k && h->t[i].r == r) {
-                h->t[i].k = IDX_TOMB;
+        size_t i = slot0(f, h->cap);
+        while (h->fp[i] != IDX_EMPTY) {
+            if (h->fp[i] == f && h->r[i] == r) {
+                h->fp[i] = IDX_TOMB;
                 h->live--;
                 break;
             }
@@ -214,20 +231,22 @@ size_t sq_idx_find(struct sq_idx *x, int64_t coll_id, int64_t idh,
                    int64_t **rows)
 {
     uint64_t k = ikey(coll_id, idh);
+    uint32_t f = fpof(k);
+    struct sq_shard *h;
     size_t n = 0, cap = 0;
     int64_t *v = NULL;
 
     pthread_rwlock_rdlock(&x->lk);
-    struct sq_shard *h = shard(x, k);
+    h = shard(x, k);
     if (h->cap) {
-        size_t i = slot0(k, h->cap);
-        while (h->t[i].k != IDX_EMPTY) {
-            if (h->t[i].k == k) {
+        size_t i = slot0(f, h->cap);
+        while (h->fp[i] != IDX_EMPTY) {
+            if (h->fp[i] == f) {
                 if (n == cap) {
                     cap = cap ? 2 * cap : 4;
                     v = li_xrealloc(v, cap * sizeof(*v));
                 }
-                v[n++] = h->t[i].r;
+                v[n++] = h->r[i];
             }
             if (++i == h->cap)
                 i = 0;
@@ -241,14 +260,16 @@ size_t sq_idx_find(struct sq_idx *x, int64_t coll_id, int64_t idh,
 int sq_idx_has(struct sq_idx *x, int64_t coll_id, int64_t idh)
 {
     uint64_t k = ikey(coll_id, idh);
+    uint32_t f = fpof(k);
+    struct sq_shard *h;
     int found = 0;
 
     pthread_rwlock_rdlock(&x->lk);
-    struct sq_shard *h = shard(x, k);
+    h = shard(x, k);
     if (h->cap) {
-        size_t i = slot0(k, h->cap);
-        while (!found && h->t[i].k != IDX_EMPTY) {
-            found = h->t[i].k == k;
+        size_t i = slot0(f, h->cap);
+        while (!found && h->fp[i] != IDX_EMPTY) {
+            found = h->fp[i] == f;
             if (++i == h->cap)
                 i = 0;
         }
@@ -264,7 +285,7 @@ size_t sq_idx_size(struct sq_idx *x, size_t *bytes_out)
     pthread_rwlock_rdlock(&x->lk);
     for (size_t i = 0; i < IDX_SHARDS; i++) {
         n += x->sh[i].live;
-        bytes += x->sh[i].cap * sizeof(struct sq_ient);
+        bytes += x->sh[i].cap * (sizeof(uint32_t) + sizeof(int64_t));
     }
     pthread_rwlock_unlock(&x->lk);
     if (bytes_out)
