@@ -614,6 +614,8 @@ struct sq_job {
     int64_t st_root, st_partner, st_created;
     const char *st_json;
     size_t st_len;
+    store_status_fn st_fn; /* the status text from the results (put+status) */
+    void *st_ctx;
     int *result; /* job-owned, copied out on success */
     int64_t *added;
     int rc;
@@ -778,10 +780,18 @@ static void run_job(struct store *s, struct sq_job *j)
 
     if (rc)
         goto out;
-    if (j->status_id)
+    if (j->status_id && !j->st_fn)
         rc = put_status(s, j, &j->err);
     for (size_t i = 0; i < j->n && rc == 0; i++)
         rc = put_one(s, j, &j->objs[i], &j->result[i], &j->added[i], &j->err);
+    if (rc == 0 && j->st_fn) {
+        if (j->st_fn(j->st_ctx, j->result, j->added, &j->st_json,
+                     &j->st_len) != 0 ||
+            !j->st_json || j->st_len > INT32_MAX)
+            rc = li_err_set(&j->err, LI_ENOMEM, "store: no status text");
+        else
+            rc = put_status(s, j, &j->err);
+    }
     if (rc && !sqlite3_get_autocommit(s->wdb)) {
         savepoint(s, "ROLLBACK TO batch", NULL);
         s->last_added_us = clock_before;
@@ -905,15 +915,18 @@ int store_status_put(struct store *s, const char *id, int64_t api_root_id,
     return rc;
 }
 
-int store_put(struct store *s, int64_t coll_id, int64_t submitter,
-              const struct store_obj *objs, size_t n, int *result,
-              int64_t *date_added_us, struct li_err *e)
+int store_put_status(struct store *s, int64_t coll_id, int64_t submitter,
+                     const struct store_obj *objs, size_t n, int *result,
+                     int64_t *date_added, const struct store_status_req *st,
+                     struct li_err *e)
 {
     struct sq_job job;
     int rc = 0;
 
     memset(&job, 0, sizeof(job));
-    if (!s || (n && !objs) || n > (size_t)INT32_MAX) {
+    if (!s || (n && !objs) || n > (size_t)INT32_MAX ||
+        (st && (!st->id || !*st->id || strlen(st->id) >= SQ_STATUS_ID_MAX ||
+                !st->fn))) {
         rc = li_err_set(e, LI_EINVAL, "store_put: bad arguments");
         goto out;
     }
@@ -926,14 +939,22 @@ int store_put(struct store *s, int64_t coll_id, int64_t submitter,
             goto out;
         }
     }
-    if (n == 0)
+    if (n == 0 && !st)
         goto out;
     job.coll_id = coll_id;
     job.submitter = submitter;
     job.objs = objs;
     job.n = n;
-    job.result = li_xcalloc(n, sizeof(*job.result));
-    job.added = li_xcalloc(n, sizeof(*job.added));
+    job.result = li_xcalloc(n ? n : 1, sizeof(*job.result));
+    job.added = li_xcalloc(n ? n : 1, sizeof(*job.added));
+    if (st) {
+        job.status_id = st->id;
+        job.st_root = st->api_root_id;
+        job.st_partner = st->partner_id;
+        job.st_created = st->created_us;
+        job.st_fn = st->fn;
+        job.st_ctx = st->ctx;
+    }
 
     rc = run_queued(s, &job);
     if (rc) {
@@ -944,13 +965,21 @@ int store_put(struct store *s, int64_t coll_id, int64_t submitter,
     for (size_t i = 0; i < n; i++) {
         if (result)
             result[i] = job.result[i];
-        if (date_added_us)
-            date_added_us[i] = job.added[i];
+        if (date_added)
+            date_added[i] = job.added[i];
     }
 out:
     free(job.result);
     free(job.added);
     return rc;
+}
+
+int store_put(struct store *s, int64_t coll_id, int64_t submitter,
+              const struct store_obj *objs, size_t n, int *result,
+              int64_t *date_added, struct li_err *e)
+{
+    return store_put_status(s, coll_id, submitter, objs, n, result,
+                            date_added, NULL, e);
 }
 
 /* ------------------------------------------------------------------ */

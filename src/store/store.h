@@ -190,6 +190,34 @@ int store_put(struct store *s, int64_t coll_id, int64_t submitter,
               const struct store_obj *objs, size_t n, int *result,
               int64_t *date_added_us, struct li_err *e);
 
+/* A status resource kept in the same transaction as a store_put_status()
+ * batch. Its text depends on the batch's results, so the writer asks for it
+ * once they are known: fn gets the n results and date_added values (as
+ * store_put would return them) and points its json and len out-arguments
+ * at the complete status JSON text, which must stay valid until
+ * store_put_status returns. fn runs on the store's writer thread inside its
+ * transaction: it must not call the store, and should only format.
+ * Non-zero from fn fails the whole call (nothing is stored). */
+typedef int (*store_status_fn)(void *ctx, const int *result,
+                               const int64_t *date_added, const char **json,
+                               size_t *len);
+struct store_status_req {
+    const char *id;       /* the status id (< 128 bytes) */
+    int64_t api_root_id;
+    int64_t partner_id;   /* who may read it */
+    int64_t created_us;
+    store_status_fn fn;
+    void *ctx;
+};
+
+/* store_put and store_status_put in one transaction (one commit, one wait):
+ * what an envelope POST needs. n may be 0 (every object was refused): then
+ * only the status is kept. */
+int store_put_status(struct store *s, int64_t coll_id, int64_t submitter,
+                     const struct store_obj *objs, size_t n, int *result,
+                     int64_t *date_added, const struct store_status_req *st,
+                     struct li_err *e);
+
 enum store_version_flags {
     STORE_V_LAST = 1,
     STORE_V_FIRST = 2,

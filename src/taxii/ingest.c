@@ -24,12 +24,14 @@
  *      or over-limit markings fail - and interned into the marking-set id
  *      stored with the object (0: unmarked). The store keeps posted
  *      marking-definitions hub-wide in the same transaction as the object.
- *   4. One store_put() for all valid objects: it returns once they are
- *      durable. An exact duplicate (same id and version already stored) is a
- *      success, with a message saying so.
- *   5. A status resource (always "complete": nothing is left pending) is
- *      built, kept with store_status_put() for the submitter, and returned
- *      with 202.
+ *   4. One store_put_status() for all valid objects and the status
+ *      resource (always "complete": nothing is left pending), in one
+ *      transaction: it returns once both are durable, so the status a
+ *      client is given can always be read back. The status text is built
+ *      (status_text) by the store's writer once the results are known. An
+ *      exact duplicate (same id and version already stored) is a success,
+ *      with a message saying so.
+ *   5. The status is returned with 202.
  * All-or-nothing per request only in the sense of store_put: if the store
  * fails, nothing is acknowledged (5xx) and the client may resend.
  */
@@ -80,6 +82,38 @@ static int add_detail(struct li_buf *b, int first, const char *id,
 
 /* Write the status resource; details = 0 leaves out the per-object lists
  * (they are optional) when the full form does not fit a response. */
+/* What status_text needs besides the results. */
+struct status_args {
+    struct li_buf *st;
+    const char *id, *request_ts;
+    size_t total;
+    const struct entry *ents;
+    const struct li_buf *msgs;
+    size_t n_ok;
+};
+
+static int write_status(struct li_buf *b, const char *id,
+                        const char *request_ts, size_t total,
+                        const struct entry *ents, const struct li_buf *msgs,
+                        const int *result, const int64_t *date_added,
+                        size_t n_ok, int details);
+
+/* store_status_fn: the full status, into a->st (on the store's writer
+ * thread, while the request's thread waits in store_put_status). */
+static int status_text(void *ctx, const int *result, const int64_t *added,
+                       const char **json, size_t *len)
+{
+    struct status_args *a = ctx;
+    int rc = write_status(a->st, a->id, a->request_ts, a->total, a->ents,
+                          a->msgs, result, added, a->n_ok, 1);
+
+    if (rc)
+        return rc;
+    *json = a->st->data;
+    *len = a->st->len;
+    return 0;
+}
+
 static int write_status(struct li_buf *b, const char *id,
                         const char *request_ts, size_t total,
                         const struct entry *ents, const struct li_buf *msgs,
@@ -392,14 +426,25 @@ void taxii_post_objects(struct taxii_ctx *c)
         so->json_len = en->json_len;
         so->marking_set = en->marking_set;
     }
-    if (n_ok) {
-        rc = store_put(t->store, c->coll->id, req->who->partner_id, objs,
-                       n_ok, result, date_added, &e);
+    /* The objects and their status resource in one transaction (one
+     * commit to wait for): the store's writer asks status_text for the
+     * status once the results are known. */
+    li_uuid_v4(status_id);
+    {
+        struct status_args sa = {&st, status_id, request_ts, n, ents, &msgs,
+                                 n_ok};
+        struct store_status_req sr = {status_id, c->root->id,
+                                      req->who->partner_id, now, status_text,
+                                      &sa};
+        rc = store_put_status(t->store, c->coll->id, req->who->partner_id,
+                              objs, n_ok, result, date_added, &sr, &e);
         if (rc) {
             li_error("taxii: store_put (%zu objects): %s", n_ok, e.msg);
             taxii_fail_code(resp, rc, &e);
             goto out;
         }
+    }
+    if (n_ok) {
         /* The object rows themselves record submitter and date_added in
          * the same transaction; the audit trail gets a copy per new
          * version, written asynchronously. */
@@ -414,17 +459,6 @@ void taxii_post_objects(struct taxii_ctx *c)
         }
     }
 
-    li_uuid_v4(status_id);
-    rc = write_status(&st, status_id, request_ts, n, ents, &msgs, result,
-                      date_added, n_ok, 1);
-    if (rc) {
-        taxii_fail_code(resp, LI_ENOMEM, NULL);
-        goto out;
-    }
-    rc = store_status_put(t->store, status_id, c->root->id,
-                          req->who->partner_id, now, st.data, st.len, &e);
-    if (rc) /* the objects are stored; the status is only lost for later */
-        li_warn("taxii: keeping status %s failed: %s", status_id, e.msg);
     rc = li_buf_add(&resp->body, st.data, st.len);
     if (rc) {
         /* Too big for a response: send the counts without the lists. */

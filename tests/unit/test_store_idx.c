@@ -346,6 +346,120 @@ static void test_upgrade_v1(void **state)
     sqlite3_close(db);
 }
 
+struct st_ctx {
+    int calls;
+    int fail;
+    int seen[4];
+    int64_t added[4];
+    char text[256];
+};
+
+static int status_fn(void *ctx, const int *result, const int64_t *added,
+                     const char **json, size_t *len)
+{
+    struct st_ctx *c = ctx;
+
+    c->calls++;
+    if (c->fail)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        c->seen[i] = result[i];
+        c->added[i] = added[i];
+    }
+    snprintf(c->text, sizeof(c->text), "{\"r\":[%d,%d]}", result[0],
+             result[1]);
+    *json = c->text;
+    *len = strlen(c->text);
+    return 0;
+}
+
+/* Objects and their status in one transaction: the status text is made
+ * from the results, kept under its id, and a failing status text stores
+ * nothing at all. */
+static void test_put_status(void **state)
+{
+    struct fx *f = *state;
+    const char *x = "indicator--00000000-0000-4000-8000-0000000000f1";
+    char js[2][64];
+    struct store_obj o[2];
+    int res[2];
+    int64_t added[2], a0 = 0;
+    struct st_ctx c;
+    struct store_status_req st = {"status-1", 1, 7, 1000, status_fn, &c};
+    char *json = NULL;
+    size_t len = 0;
+    int64_t partner = 0, created = 0;
+    struct got g;
+
+    assert_int_equal(put(f->s, f->coll, x, 1, &a0), STORE_ADDED);
+    memset(o, 0, sizeof(o));
+    for (int i = 0; i < 2; i++) {
+        snprintf(js[i], sizeof(js[i]), "{\"v\":%d}", i + 1);
+        o[i].stix_id = x;
+        o[i].type = "indicator";
+        o[i].spec_version = "2.1";
+        o[i].version_us = i + 1; /* version 1 again (duplicate), 2 new */
+        o[i].json = js[i];
+        o[i].json_len = strlen(js[i]);
+    }
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(store_put_status(f->s, f->coll, 7, o, 2, res, added,
+                                      &st, NULL),
+                     0);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(res[0], STORE_DUPLICATE);
+    assert_int_equal(res[1], STORE_ADDED);
+    assert_int_equal(c.seen[0], STORE_DUPLICATE);
+    assert_int_equal(c.seen[1], STORE_ADDED);
+    assert_true(c.added[0] == a0 && added[0] == a0);
+    assert_true(c.added[1] == added[1] && added[1] > a0);
+    assert_int_equal(store_status_get(f->s, "status-1", 1, &json, &len,
+                                      &partner, &created, NULL),
+                     0);
+    assert_string_equal(json, "{\"r\":[1,0]}");
+    assert_true(partner == 7 && created == 1000);
+    free(json);
+
+    /* the status text cannot be made: neither objects nor status stay */
+    o[1].version_us = 3;
+    memset(&c, 0, sizeof(c));
+    c.fail = 1;
+    st.id = "status-2";
+    assert_int_not_equal(store_put_status(f->s, f->coll, 7, o, 2, res, added,
+                                          &st, NULL),
+                         0);
+    assert_int_equal(c.calls, 1);
+    g = query_id(f->s, f->coll, x, STORE_V_ALL);
+    assert_int_equal(g.n, 2);
+    assert_int_equal(store_status_get(f->s, "status-2", 1, &json, &len,
+                                      &partner, &created, NULL),
+                     LI_ENOTFOUND);
+    /* and the id index forgot the rolled-back version: it is new again */
+    assert_int_equal(put(f->s, f->coll, x, 3, NULL), STORE_ADDED);
+
+    /* no object at all (every one refused): the status alone */
+    memset(&c, 0, sizeof(c));
+    st.id = "status-3";
+    assert_int_equal(store_put_status(f->s, f->coll, 7, NULL, 0, NULL, NULL,
+                                      &st, NULL),
+                     0);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(store_status_get(f->s, "status-3", 1, &json, &len,
+                                      &partner, &created, NULL),
+                     0);
+    free(json);
+    /* bad requests */
+    st.id = "";
+    assert_int_equal(store_put_status(f->s, f->coll, 7, NULL, 0, NULL, NULL,
+                                      &st, NULL),
+                     LI_EINVAL);
+    st.id = "status-4";
+    st.fn = NULL;
+    assert_int_equal(store_put_status(f->s, f->coll, 7, NULL, 0, NULL, NULL,
+                                      &st, NULL),
+                     LI_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +467,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_collision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_status, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
