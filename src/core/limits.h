@@ -39,7 +39,11 @@ struct li_limits {
 #define LI_DEFAULT_MAX_MATCH_VALUES 100u
 #define LI_DEFAULT_MAX_OBJECT_BYTES (4u * 1024 * 1024)
 #define LI_DEFAULT_STATUS_TTL_S (48 * 3600)  /* spec: at least 24 hours */
-#define LI_DEFAULT_THREADS 4u
+/* A handler blocks its MHD worker thread (and that thread's other
+ * connections) while its envelope waits for the group commit: 8 threads
+ * keep 4 concurrent POSTs from queueing behind each other on 2 cores
+ * (bench_hub, docs/bench.md). */
+#define LI_DEFAULT_THREADS 8u
 
 static inline void li_limits_default(struct li_limits *l)
 {
