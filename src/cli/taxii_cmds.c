@@ -996,6 +996,7 @@ struct pull {
     char resume_after[LI_TIME_BUF]; /* the state's added_after - 1 us */
     json_t *skip;                   /* keys already written (state's tail) */
     int local_err;                  /* our output or state failed (exit 2) */
+    int special;                    /* --out is not a regular file */
     const char *prog;
 };
 
@@ -1205,12 +1206,21 @@ static int pull_position(struct pull *p, int have_state)
     struct stat sb;
     if (!p->out_path)
         return 0;
-    if (have_state) {
-        if (fstat(p->fd, &sb)) {
-            fprintf(stderr, "%s: %s: %s\n", p->prog, p->out_path,
-                    strerror(errno));
+    if (fstat(p->fd, &sb)) {
+        fprintf(stderr, "%s: %s: %s\n", p->prog, p->out_path, strerror(errno));
+        return 2;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        /* /dev/null, a FIFO, a terminal: nothing to truncate or fsync */
+        if (p->state_path) {
+            fprintf(stderr, "%s: %s: --state needs a regular file as --out\n",
+                    p->prog, p->out_path);
             return 2;
         }
+        p->special = 1;
+        return 0;
+    }
+    if (have_state) {
         if ((uint64_t)sb.st_size < p->st.out_size) {
             fprintf(stderr,
                     "%s: %s is shorter (%lld bytes) than %s records (%llu): "
@@ -1374,7 +1384,7 @@ int cli_pull(int argc, char **argv)
             goto out;
         }
     }
-    if (p.out_path && fsync(p.fd)) {
+    if (p.out_path && !p.special && fsync(p.fd)) {
         fprintf(stderr, "%s: fsync %s: %s\n", p.prog, p.out_path,
                 strerror(errno));
         rc = 2;

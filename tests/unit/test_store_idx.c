@@ -349,6 +349,7 @@ static void test_upgrade_v1(void **state)
 struct st_ctx {
     int calls;
     int fail;
+    int n; /* objects in the call */
     int seen[4];
     int64_t added[4];
     char text[256];
@@ -362,12 +363,15 @@ static int status_fn(void *ctx, const int *result, const int64_t *added,
     c->calls++;
     if (c->fail)
         return -1;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < c->n; i++) {
         c->seen[i] = result[i];
         c->added[i] = added[i];
     }
-    snprintf(c->text, sizeof(c->text), "{\"r\":[%d,%d]}", result[0],
-             result[1]);
+    if (c->n == 2)
+        snprintf(c->text, sizeof(c->text), "{\"r\":[%d,%d]}", result[0],
+                 result[1]);
+    else
+        snprintf(c->text, sizeof(c->text), "{\"r\":[]}");
     *json = c->text;
     *len = strlen(c->text);
     return 0;
@@ -403,6 +407,7 @@ static void test_put_status(void **state)
         o[i].json_len = strlen(js[i]);
     }
     memset(&c, 0, sizeof(c));
+    c.n = 2;
     assert_int_equal(store_put_status(f->s, f->coll, 7, o, 2, res, added,
                                       &st, NULL),
                      0);
@@ -423,6 +428,7 @@ static void test_put_status(void **state)
     /* the status text cannot be made: neither objects nor status stay */
     o[1].version_us = 3;
     memset(&c, 0, sizeof(c));
+    c.n = 2;
     c.fail = 1;
     st.id = "status-2";
     assert_int_not_equal(store_put_status(f->s, f->coll, 7, o, 2, res, added,
