@@ -467,18 +467,24 @@ out:
 /* Writer transactions and the clock                                   */
 /* ------------------------------------------------------------------ */
 
-int sq_wbegin(struct store *s, struct li_err *e)
+int sq_run1(sqlite3 *db, struct sq_cache *c, const char *sql,
+            struct li_err *e)
 {
     sqlite3_stmt *st;
-    int rc = sq_stmt(s->wdb, &s->wcache, "BEGIN IMMEDIATE", &st, e);
+    int rc = sq_stmt(db, c, sql, &st, e);
 
     if (rc)
         return rc;
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return sq_fail(e, s->wdb, rc, "begin");
+        return sq_fail(e, db, rc, sql);
     return 0;
+}
+
+int sq_wbegin(struct store *s, struct li_err *e)
+{
+    return sq_run1(s->wdb, &s->wcache, "BEGIN IMMEDIATE", e);
 }
 
 int sq_wend(struct store *s, int rc, struct li_err *e)
@@ -734,20 +740,6 @@ out:
     return rc;
 }
 
-static int savepoint(struct store *s, const char *sql, struct li_err *e)
-{
-    sqlite3_stmt *st;
-    int rc = sq_stmt(s->wdb, &s->wcache, sql, &st, e);
-
-    if (rc)
-        return rc;
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return sq_fail(e, s->wdb, rc, "savepoint");
-    return 0;
-}
-
 /* Keep one status resource; the caller holds wmu inside a transaction. */
 static int put_status(struct store *s, const struct sq_job *j,
                       struct li_err *e)
@@ -774,7 +766,7 @@ static int put_status(struct store *s, const struct sq_job *j,
  * failing batch does not take the others down with it. */
 static void run_job(struct store *s, struct sq_job *j)
 {
-    int rc = savepoint(s, "SAVEPOINT batch", &j->err);
+    int rc = sq_run1(s->wdb, &s->wcache, "SAVEPOINT batch", &j->err);
     int64_t clock_before = s->last_added_us;
     size_t mark = s->n_pend;
 
@@ -793,12 +785,12 @@ static void run_job(struct store *s, struct sq_job *j)
             rc = put_status(s, j, &j->err);
     }
     if (rc && !sqlite3_get_autocommit(s->wdb)) {
-        savepoint(s, "ROLLBACK TO batch", NULL);
+        sq_run1(s->wdb, &s->wcache, "ROLLBACK TO batch", NULL);
         s->last_added_us = clock_before;
         pend_undo(s, mark);
     }
     if (!sqlite3_get_autocommit(s->wdb)) {
-        int r = savepoint(s, "RELEASE batch", &j->err);
+        int r = sq_run1(s->wdb, &s->wcache, "RELEASE batch", &j->err);
         if (rc == 0)
             rc = r;
     }

@@ -145,6 +145,10 @@ int sq_stmt_take(sqlite3 *db, struct sq_cache *c, const char *sql,
                  struct li_err *e);
 void sq_stmt_give(struct sq_cache_ent *ent, sqlite3_stmt *st);
 
+/* Run one cached statement without results (BEGIN, SAVEPOINT...) on db. */
+int sq_run1(sqlite3 *db, struct sq_cache *c, const char *sql,
+            struct li_err *e);
+
 /* Run one or more statements without results. */
 int sq_exec(sqlite3 *db, const char *sql, struct li_err *e);
 

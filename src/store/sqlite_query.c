@@ -222,18 +222,13 @@ static int uses_index(const struct store_query *q)
 static int rtxn_begin(struct store *s, struct sq_conn *c, int *txn_out,
                       struct li_err *e)
 {
-    sqlite3_stmt *st;
-    int rc = 0;
+    int rc;
 
     *txn_out = 0;
     if (sqlite3_get_autocommit(c->db)) {
-        rc = sq_stmt(c->db, &c->cache, "BEGIN", &st, e);
+        rc = sq_run1(c->db, &c->cache, "BEGIN", e);
         if (rc)
             return rc;
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
-            return sq_fail(e, c->db, rc, "begin");
         *txn_out = 1;
     }
     return sq_idx_catchup(s->idx, c->db, &c->cache, e);

@@ -28,6 +28,7 @@
 #include "policy/audit.h"
 #include "store/store.h"
 #include "store/store_policy.h"
+#include "unit/store_dir.h"
 
 /* ------------------------------------------------------------------ */
 /* A recording sink                                                    */
@@ -312,19 +313,6 @@ struct fx {
     char dir[64];
     struct store *s;
 };
-
-static void rm_dir(const char *dir)
-{
-    static const char *const names[] = {"liaison.db", "liaison.db-wal",
-                                        "liaison.db-shm", "liaison.db-journal"};
-    char p[128];
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
-        unlink(p);
-    }
-    rmdir(dir);
-}
 
 static int setup(void **state)
 {

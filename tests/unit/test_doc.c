@@ -24,6 +24,7 @@
 #include "policy/doc.h"
 #include "store/store.h"
 #include "store/store_policy.h"
+#include "unit/store_dir.h"
 
 #define U1 "4a4f5b1e-6c1d-4d7e-9a55-0c3f9d1e2a01"
 #define U2 "4a4f5b1e-6c1d-4d7e-9a55-0c3f9d1e2a02"
@@ -338,19 +339,6 @@ struct fx {
     char dir[64];
     struct store *s;
 };
-
-static void rm_dir(const char *dir)
-{
-    static const char *const names[] = {"liaison.db", "liaison.db-wal",
-                                        "liaison.db-shm", "liaison.db-journal"};
-    char p[128];
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
-        unlink(p);
-    }
-    rmdir(dir);
-}
 
 static int setup(void **state)
 {

@@ -32,6 +32,7 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "store/store.h"
+#include "unit/store_dir.h"
 
 /* ------------------------------------------------------------------ */
 /* Fixtures                                                            */
@@ -43,19 +44,6 @@ struct fx {
     int64_t coll[2]; /* internal ids of two collections */
     char uuid[2][LI_UUID_LEN + 1];
 };
-
-static void rm_dir(const char *dir)
-{
-    static const char *const names[] = {"liaison.db", "liaison.db-wal",
-                                        "liaison.db-shm", "liaison.db-journal"};
-    char p[128];
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
-        unlink(p);
-    }
-    rmdir(dir);
-}
 
 static void open_store(struct fx *f, int create)
 {

@@ -22,26 +22,13 @@
 #include "core/err.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
+#include "unit/store_dir.h"
 
 struct fx {
     char dir[64];
     struct store *s;
     int64_t coll;
 };
-
-static void rm_dir(const char *dir)
-{
-    static const char *const names[] = {"liaison.db", "liaison.db-wal",
-                                        "liaison.db-shm",
-                                        "liaison.db-journal"};
-    char p[128];
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
-        unlink(p);
-    }
-    rmdir(dir);
-}
 
 static struct store *open_at(const char *dir, int create)
 {

@@ -1,0 +1,26 @@
+/*
+ * store_dir.h - for unit tests that make a store in a temporary directory:
+ * rm_dir() removes the SQLite files a store leaves there, then the
+ * directory. Included by test_store.c, test_store_idx.c, test_audit.c and
+ * test_doc.c (each compiled alone, hence static).
+ */
+#ifndef LI_TESTS_STORE_DIR_H
+#define LI_TESTS_STORE_DIR_H
+
+#include <stdio.h>
+#include <unistd.h>
+
+static void rm_dir(const char *dir)
+{
+    static const char *const names[] = {"liaison.db", "liaison.db-wal",
+                                        "liaison.db-shm", "liaison.db-journal"};
+    char p[128];
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+#endif
