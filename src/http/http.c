@@ -5,9 +5,10 @@
  * pool of limits.threads). For every request MHD calls access_handler()
  * several times:
  *   call 1       headers are in: check the header size, the query count,
- *                Content-Length and the credentials. A rejection of a request
- *                that carries a body is answered at once, so the body is never
- *                read (MHD then closes the connection); otherwise it waits.
+ *                Content-Length and, when a body follows, the credentials. A
+ *                rejection of a request that carries a body is answered at
+ *                once, so the body is never read (MHD then closes the
+ *                connection); otherwise it waits.
  *   calls 2..n   body chunks (POST): appended to a buffer limited to
  *                max_content_length. A chunked upload (which announces no
  *                length) that overflows it is drained and answered with 413
@@ -17,6 +18,11 @@
  *                response. Queueing here, not on call 1, matters: MHD 0.9.75
  *                answers "Connection: close" when the response is queued on
  *                the first call, which halves throughput (PERFORMANCE.md).
+ *                A request without a body has its credentials checked here,
+ *                and a GET runs in one store read scope (policy_read_begin):
+ *                credentials, configuration and page come from one state of
+ *                the store under one set of store locks, and the snapshot
+ *                the credentials were checked under is the one taxii uses.
  * Every response, errors included, carries the TAXII media type; error
  * bodies made here come from taxii_error().
  */
@@ -77,6 +83,7 @@ struct req {
     size_t drained;             /* body bytes discarded after a rejection */
     size_t content_length;      /* announced (within the limit), else 0 */
     int encoded_nul;            /* the raw URI holds %00 */
+    int auth_deferred;          /* no body: credentials checked in dispatch */
 };
 
 /* ---------------------------------------------------------------------
@@ -353,14 +360,15 @@ static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
     return NULL;
 }
 
+static void authenticate(struct http_server *h, struct MHD_Connection *conn,
+                         struct req *r, struct policy_snap **snap_out);
+
 /* Call 1: everything that can be decided from the header block. */
 static void check_head(struct http_server *h, struct MHD_Connection *conn,
                        const char *url, const char *method, struct req *r)
 {
     struct hdr_count hc = {0, 0}, qc = {0, 0};
-    const char *cl, *auth;
-    struct li_err err;
-    int rc;
+    const char *cl;
 
     if (r->encoded_nul) {
         reject(r, MHD_HTTP_BAD_REQUEST, "Bad Request",
@@ -394,10 +402,28 @@ static void check_head(struct http_server *h, struct MHD_Connection *conn,
         }
         r->content_length = (size_t)n;
     }
+    /* A request without a body is authenticated on its last call instead,
+     * with the rest of it (dispatch): there is nothing to refuse early. */
+    if (!has_body(conn)) {
+        r->auth_deferred = 1;
+        return;
+    }
+    authenticate(h, conn, r, NULL);
+}
+
+/* Check the credentials; on success r->authed (and *snap_out, when not
+ * NULL: the snapshot they were checked under), else a rejection. */
+static void authenticate(struct http_server *h, struct MHD_Connection *conn,
+                         struct req *r, struct policy_snap **snap_out)
+{
+    const char *auth;
+    struct li_err err;
+    int rc;
+
     auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                        MHD_HTTP_HEADER_AUTHORIZATION);
     li_err_clear(&err);
-    rc = policy_authenticate(h->p, auth, &r->who, &err);
+    rc = policy_authenticate_snap(h->p, auth, &r->who, snap_out, &err);
     if (rc == LI_EAUTH) {
         reject(r, MHD_HTTP_UNAUTHORIZED, "Unauthorized",
                "valid credentials (Basic or Bearer) are required");
@@ -423,7 +449,29 @@ static enum MHD_Result dispatch(struct http_server *h,
     struct param_fill pf;
     struct taxii_req tr;
     struct taxii_resp resp;
+    struct policy_snap *snap = NULL;
+    struct li_err err;
     enum MHD_Result ret;
+    int scoped = 0;
+
+    if (r->auth_deferred) {
+        /* A GET only reads: one store read scope covers the credentials,
+         * the configuration and the page (one consistent state, one set of
+         * store locks). Without it the request still works, reading as it
+         * goes. */
+        li_err_clear(&err);
+        if (strcmp(method, "GET") == 0 &&
+            policy_read_begin(h->p, &scoped, &err) != 0) {
+            li_warn("http: no read scope: %s", err.msg);
+            scoped = 0;
+        }
+        authenticate(h, conn, r, &snap);
+        if (r->reject_status) {
+            policy_read_end(h->p, scoped);
+            return queue_error(conn, r, method, url, r->reject_status,
+                               r->reject_title, r->reject_desc);
+        }
+    }
 
     pf.max = h->lim.max_query_params;
     if (pf.max > sizeof(params_small) / sizeof(params_small[0]))
@@ -447,6 +495,7 @@ static enum MHD_Result dispatch(struct http_server *h,
     tr.body = r->body.data;
     tr.body_len = r->body.len;
     tr.who = &r->who;
+    tr.snap = snap;
 
     taxii_resp_init(&resp, LI_BUF_NOLIMIT);
     if (taxii_handle(h->t, &tr, &resp) != 0 && resp.status == 0) {
@@ -455,6 +504,9 @@ static enum MHD_Result dispatch(struct http_server *h,
         taxii_error(&resp, MHD_HTTP_INTERNAL_SERVER_ERROR,
                     "Internal Server Error", NULL);
     }
+    policy_snap_release(h->p, snap);
+    /* the response is built: the store is not read again for it */
+    policy_read_end(h->p, scoped);
     ret = queue(conn, r, method, url, &resp);
     taxii_resp_release(&resp);
     if (params != params_small)

@@ -27,6 +27,20 @@
  *            store read per request; revocation bumps the generation, which
  *            empties the cache. The token id shown in the principal is the
  *            first 8 hex digits of that hash (policy_token_new makes ids so).
+ * Entries are filed under the generation of the store state the answer was
+ * read from, which in a read scope that began before another thread
+ * installed a newer configuration is older than the snapshot in force:
+ * such an entry is never a hit under that snapshot (a revocation may lie
+ * between the two).
+ *
+ * Read scopes (policy_read_begin): a store read transaction on the calling
+ * thread for one request that only reads. Generations only grow, so a
+ * thread reading an older state than another never installs an older
+ * configuration or marking state than the one loaded (it uses the newer
+ * one); and a view made in a scope cannot go stale while it is open, so
+ * policy_view_stale() answers without a read (a thread-local serial tells
+ * which scope a view was made in).
+ *
  * No secret is ever logged or copied into an error message.
  */
 #include "policy/policy.h"
@@ -109,6 +123,51 @@ static int sodium_ready(struct li_err *e)
     if (sodium_init() < 0)
         return li_err_set(e, LI_EINTERNAL, "libsodium failed to initialise");
     return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Read scopes
+ * ------------------------------------------------------------------- */
+
+/* The read scope (store_read_begin) this thread opened through
+ * policy_read_begin(), if any: which policy, and a serial number unique in
+ * the process, so that a view can tell whether it was made in the scope
+ * that is still open. */
+static __thread const struct policy *tl_scope_policy;
+static __thread uint64_t tl_scope_serial;
+static uint64_t scope_serials;
+
+/* The serial of the scope open on this thread for p, or 0. */
+static uint64_t scope_current(const struct policy *p)
+{
+    return tl_scope_policy == p ? tl_scope_serial : 0;
+}
+
+int policy_read_begin(struct policy *p, int *began_out, struct li_err *e)
+{
+    int began = 0;
+    int rc = store_read_begin(p->store, &began, e);
+
+    if (rc)
+        return rc;
+    if (began) {
+        tl_scope_policy = p;
+        tl_scope_serial =
+            __atomic_add_fetch(&scope_serials, 1, __ATOMIC_RELAXED);
+    }
+    *began_out = began;
+    return 0;
+}
+
+void policy_read_end(struct policy *p, int began)
+{
+    if (!began)
+        return;
+    if (tl_scope_policy == p) {
+        tl_scope_policy = NULL;
+        tl_scope_serial = 0;
+    }
+    store_read_end(p->store, began);
 }
 
 /* ---------------------------------------------------------------------
@@ -368,15 +427,18 @@ static int set_loaded(void *ctx, int64_t id, const char *key)
     return 0;
 }
 
-/* Load what is new in the store when its marking generation moved. The
- * generation is read first, so anything committed meanwhile is loaded now
- * or on the next call. Caller holds mmu. */
+/* Load what is new in the store when its marking generation moved past
+ * what is loaded. The generation is read first, so anything committed
+ * meanwhile is loaded now or on the next call. Generations only grow; a
+ * smaller one than loaded is a caller reading an older state of the store
+ * (a read scope that began before another thread's), which the loaded sets
+ * cover already. Caller holds mmu. */
 static int marks_refresh_locked(struct policy *p, struct li_err *e)
 {
     int64_t gen, last;
     int rc = store_marking_gen(p->store, &gen, e);
 
-    if (rc || gen == p->mgen)
+    if (rc || gen <= p->mgen)
         return rc;
     rc = store_marking_defs(p->store, p->def_seq, def_loaded, p, e);
     if (rc)
@@ -408,6 +470,7 @@ int policy_view_get(struct policy *p, const struct policy_snap *sn,
     out->reader.org_code = pa ? pa->org_code : "";
     out->reader.coll_id = coll_id;
     out->reader.pol = &out->mpol;
+    out->scope = scope_current(p);
     pthread_mutex_lock(&p->mmu);
     rc = marks_refresh_locked(p, e);
     if (rc == 0) {
@@ -451,8 +514,15 @@ int policy_view_stale(struct policy *p, const struct policy_view *v,
                       struct li_err *e)
 {
     int64_t gen;
-    int rc = store_marking_gen(p->store, &gen, e);
-    return rc ? rc : gen != v->mark_gen;
+    int rc;
+
+    /* Made in the read scope still open: the view covers every set of the
+     * one state of the store this thread reads, so nothing it queried
+     * could have missed a set. */
+    if (v->scope && v->scope == scope_current(p))
+        return 0;
+    rc = store_marking_gen(p->store, &gen, e);
+    return rc ? rc : gen > v->mark_gen;
 }
 
 static int cmp_set_id(const void *key, const void *elem)
@@ -516,7 +586,7 @@ static int reload(struct policy *p, int64_t gen, struct li_err *e)
 
     pthread_mutex_lock(&p->reload_mu);
     pthread_mutex_lock(&p->mu);
-    if (p->cur->cfg->gen == gen) {
+    if (p->cur->cfg->gen >= gen) {
         /* another thread got there first */
         pthread_mutex_unlock(&p->mu);
         goto out;
@@ -526,9 +596,11 @@ static int reload(struct policy *p, int64_t gen, struct li_err *e)
     rc = store_config_load(p->store, &cfg, e);
     if (rc)
         goto out;
+    loaded = cfg->gen;
+    if (loaded <= p->cur->cfg->gen)
+        goto out; /* not newer (cur only changes under reload_mu) */
     /* Users or partners may have gone: forget verified passwords. */
     cache_clear(p);
-    loaded = cfg->gen;
     pthread_mutex_lock(&p->mu);
     old = snap_unref_locked(p->cur);
     p->cur = snap_wrap(p->store, cfg);
@@ -538,12 +610,16 @@ static int reload(struct policy *p, int64_t gen, struct li_err *e)
              (long long)loaded);
 out:
     pthread_mutex_unlock(&p->reload_mu);
+    store_config_free(cfg);
     snap_destroy(old);
     return rc;
 }
 
-int policy_acquire(struct policy *p, struct policy_snap **out,
-                   struct li_err *e)
+/* policy_acquire, also telling the generation the store had when read
+ * (*gen_out <= the snapshot's: a newer snapshot than the state this
+ * thread reads may be in force already, see reload()). */
+static int acquire(struct policy *p, struct policy_snap **out,
+                   int64_t *gen_out, struct li_err *e)
 {
     int64_t gen, have;
     int rc;
@@ -554,14 +630,22 @@ int policy_acquire(struct policy *p, struct policy_snap **out,
     pthread_mutex_lock(&p->mu);
     have = p->cur->cfg->gen;
     pthread_mutex_unlock(&p->mu);
-    if (have != gen) {
+    if (gen > have) {
         rc = reload(p, gen, e);
         if (rc)
             goto out;
     }
     *out = snap_get(p);
+    *gen_out = gen;
 out:
     return rc;
+}
+
+int policy_acquire(struct policy *p, struct policy_snap **out,
+                   struct li_err *e)
+{
+    int64_t gen;
+    return acquire(p, out, &gen, e);
 }
 
 void policy_snap_release(struct policy *p, struct policy_snap *snap)
@@ -786,9 +870,12 @@ static int pw_verify(struct policy *p, const char *hash, const char *pass)
     return rc;
 }
 
+/* gen: the configuration generation the store had when this thread read
+ * it (<= sn's): what a verification is cached under, since the store's
+ * answer reflects that state, which may predate sn's. */
 static int auth_basic(struct policy *p, const struct policy_snap *sn,
-                      const char *cred, struct policy_principal *out,
-                      struct li_err *e)
+                      int64_t gen, const char *cred,
+                      struct policy_principal *out, struct li_err *e)
 {
     unsigned char dec[BASIC_DECODED_MAX + 1];
     uint8_t key[crypto_generichash_BYTES];
@@ -855,7 +942,7 @@ static int auth_basic(struct policy *p, const struct policy_snap *sn,
     rc = principal_fill(sn, partner_id, user, out, e);
     if (rc)
         goto out;
-    cache_store(p, key, sn->cfg->gen, partner_id);
+    cache_store(p, key, gen, partner_id);
 out:
     pending_release(p, claim);
     sodium_memzero(dec, sizeof(dec));
@@ -864,8 +951,8 @@ out:
 }
 
 static int auth_bearer(struct policy *p, const struct policy_snap *sn,
-                       const char *tok, struct policy_principal *out,
-                       struct li_err *e)
+                       int64_t gen, const char *tok,
+                       struct policy_principal *out, struct li_err *e)
 {
     uint8_t hash[32], stored[32], kin[33];
     uint8_t key[crypto_generichash_BYTES];
@@ -912,8 +999,11 @@ static int auth_bearer(struct policy *p, const struct policy_snap *sn,
         rc = li_err_set(e, LI_EAUTH, "unknown or revoked token");
         goto out;
     }
-    /* Revoking a token bumps the generation, which empties the cache. */
-    cache_store(p, key, sn->cfg->gen, partner_id);
+    /* Revoking a token bumps the generation, which empties the cache. An
+     * answer read from a state older than sn is filed under that state's
+     * generation, so it is never a hit under sn (a revocation may lie
+     * between the two). */
+    cache_store(p, key, gen, partner_id);
 found:
     li_hex(hash, 4, hex);
     snprintf(user, sizeof(user), "token:%s", hex);
@@ -939,12 +1029,14 @@ static const char *scheme_arg(const char *value, const char *scheme)
     return s;
 }
 
-int policy_authenticate(struct policy *p, const char *authorization,
-                        struct policy_principal *out, struct li_err *e)
+int policy_authenticate_snap(struct policy *p, const char *authorization,
+                             struct policy_principal *out,
+                             struct policy_snap **snap_out, struct li_err *e)
 {
     struct policy_snap *sn = NULL;
     struct policy_principal who;
     const char *arg;
+    int64_t gen = 0;
     int rc;
 
     memset(&who, 0, sizeof(who));
@@ -952,21 +1044,31 @@ int policy_authenticate(struct policy *p, const char *authorization,
         rc = li_err_set(e, LI_EAUTH, "no credentials");
         goto out;
     }
-    rc = policy_acquire(p, &sn, e);
+    rc = acquire(p, &sn, &gen, e);
     if (rc)
         goto out;
     if ((arg = scheme_arg(authorization, "Basic")) != NULL)
-        rc = auth_basic(p, sn, arg, &who, e);
+        rc = auth_basic(p, sn, gen, arg, &who, e);
     else if ((arg = scheme_arg(authorization, "Bearer")) != NULL)
-        rc = auth_bearer(p, sn, arg, &who, e);
+        rc = auth_bearer(p, sn, gen, arg, &who, e);
     else
         rc = li_err_set(e, LI_EAUTH, "unsupported authorization scheme");
     if (rc)
         goto out;
     *out = who;
+    if (snap_out) {
+        *snap_out = sn;
+        sn = NULL;
+    }
 out:
     policy_snap_release(p, sn);
     return rc;
+}
+
+int policy_authenticate(struct policy *p, const char *authorization,
+                        struct policy_principal *out, struct li_err *e)
+{
+    return policy_authenticate_snap(p, authorization, out, NULL, e);
 }
 
 /* Test hook (not in policy.h): how many argon2id verifications of stored

@@ -90,6 +90,8 @@ struct policy_view {
                                   (ids grow as sets are interned) */
     struct mark_reader reader;
     struct mark_policy mpol;
+    uint64_t scope;            /* the read scope (policy_read_begin) it was
+                                  made in, 0: none */
 };
 
 /* The view of partner_id reading coll_id under snapshot sn: reloads posted
@@ -102,9 +104,11 @@ int policy_view_get(struct policy *p, const struct policy_snap *sn,
                     struct policy_view *out, struct li_err *e);
 void policy_view_release(struct policy_view *v);
 
-/* 1 if the store's marking generation is no longer v->mark_gen (a set or
+/* 1 if the store's marking generation moved past v->mark_gen (a set or
  * definition appeared after v was made: a query filtered with v may have
- * missed rows), 0 if not; negative on a store error. */
+ * missed rows), 0 if not; negative on a store error. Always 0, without a
+ * read, while the read scope v was made in is open on this thread: every
+ * query made in it saw the state v was made from. */
 int policy_view_stale(struct policy *p, const struct policy_view *v,
                       struct li_err *e);
 
@@ -130,6 +134,26 @@ struct policy_principal {
  * secret). */
 int policy_authenticate(struct policy *p, const char *authorization,
                         struct policy_principal *out, struct li_err *e);
+/* The same, also handing back (when snap_out is not NULL) the snapshot the
+ * decision was made under, for the rest of the request: one configuration
+ * read serves the whole request. Release it with policy_snap_release().
+ * *snap_out is written only on success. */
+int policy_authenticate_snap(struct policy *p, const char *authorization,
+                             struct policy_principal *out,
+                             struct policy_snap **snap_out, struct li_err *e);
+
+/* ---- requests that only read ---- */
+
+/* Open a read scope on the calling thread (store_read_begin): until
+ * policy_read_end(), everything this thread reads through the store (the
+ * configuration and marking generations, credentials, pages) comes from
+ * one committed state of the store, under one set of store locks, and
+ * views made meanwhile never go stale (policy_view_stale). For requests
+ * that do not write (a write would not be seen until the scope ends); keep
+ * it to one request. *began_out is 0 when a scope was open already (it
+ * goes on); pass it to policy_read_end(). Store errors. */
+int policy_read_begin(struct policy *p, int *began_out, struct li_err *e);
+void policy_read_end(struct policy *p, int began);
 
 /* ---- credential helpers (used by `liaison admin`) ---- */
 

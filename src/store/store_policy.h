@@ -65,4 +65,20 @@ int store_policy_apply_ex(struct store *s, const struct policy_doc *doc,
                           const struct store_audit_entry *audit,
                           int64_t *version_out, struct li_err *e);
 
+/* ---- read scopes (one consistent state for a whole request) ----
+ * (Implemented by store/sqlite_config.c; they belong with store.h.) */
+
+/* Open a read transaction on the calling thread's connection: every read
+ * this thread makes through the store until store_read_end() sees the same
+ * committed state (and the connection takes its locks once instead of once
+ * per call). Writes are unaffected (they go through the writer), but this
+ * thread does not see them until the scope ends, so only requests that
+ * only read should open one. When a scope is open already, it goes on and
+ * *began_out = 0; otherwise *began_out = 1. Pass *began_out to
+ * store_read_end(). Keep scopes short: the WAL cannot be checkpointed past
+ * the oldest open one. */
+int store_read_begin(struct store *s, int *began_out, struct li_err *e);
+/* End the scope store_read_begin() opened (no-op when began is 0). */
+void store_read_end(struct store *s, int began);
+
 #endif

@@ -51,6 +51,11 @@
 /* Room kept for "],\"more\":true,\"next\":\"<token>\"}". */
 #define TAIL_RESERVE (32 + TAXII_CURSOR_MAX)
 #define PAGE_TRIES 3
+/* Room reserved up front for each object of an object page (a typical
+ * indicator is about 500 bytes), so that a page of 100 is one allocation
+ * rather than ten doublings that copy it; and the most reserved so. */
+#define PAGE_GUESS_PER_OBJECT 640
+#define PAGE_GUESS_MAX ((size_t)1 << 20)
 
 size_t taxii_format_version(int64_t us, char out[LI_TIME_BUF])
 {
@@ -281,6 +286,14 @@ static void run_page(struct taxii_ctx *c, enum page_kind kind,
         cap = c->t->limits.max_object_bytes + 2 * TAIL_RESERVE;
     b->max = max_saved < cap ? max_saved : cap;
     b->max = b->max > TAIL_RESERVE ? b->max - TAIL_RESERVE : 0;
+    if (kind == PAGE_OBJECTS) {
+        size_t guess = q->limit < PAGE_GUESS_MAX / PAGE_GUESS_PER_OBJECT
+                           ? q->limit * PAGE_GUESS_PER_OBJECT
+                           : PAGE_GUESS_MAX;
+        size_t room = b->len < b->max ? b->max - b->len : 0;
+        /* only a guess: a failure here is the rows' to meet */
+        (void)li_buf_reserve(b, guess < room ? guess : room);
+    }
     rc = store_query(c->t->store, q, page_row, &p, &more, &e);
     b->max = max_saved;
     if (p.error) {

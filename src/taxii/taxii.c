@@ -509,7 +509,7 @@ int taxii_handle(struct taxii *t, const struct taxii_req *req,
     struct taxii_ctx c;
     struct li_err e = {0};
     char *copy = NULL;
-    int rc;
+    int own_snap = 0, rc;
 
     resp->status = 0;
     resp->content_type = TAXII_MEDIA;
@@ -551,11 +551,16 @@ int taxii_handle(struct taxii *t, const struct taxii_req *req,
         taxii_fail(resp, TAXII_C_UNAUTHENTICATED, NULL);
         goto out;
     }
-    rc = policy_acquire(t->policy, &c.snap, &e);
-    if (rc) {
-        li_error("taxii: policy: %s", e.msg);
-        taxii_fail_code(resp, rc, &e);
-        goto out;
+    if (req->snap) {
+        c.snap = req->snap;
+    } else {
+        rc = policy_acquire(t->policy, &c.snap, &e);
+        if (rc) {
+            li_error("taxii: policy: %s", e.msg);
+            taxii_fail_code(resp, rc, &e);
+            goto out;
+        }
+        own_snap = 1;
     }
     if (resolve(&c))
         goto out;
@@ -591,7 +596,7 @@ out:
         resp->date_added_last[0] = '\0';
         taxii_fail(resp, TAXII_C_INTERNAL, NULL);
     }
-    if (c.snap)
+    if (own_snap)
         policy_snap_release(t->policy, c.snap);
     free(copy);
     if (resp->status == 0)

@@ -77,6 +77,10 @@ struct taxii_req {
     const char *body;           /* request body (POST) or NULL */
     size_t body_len;
     const struct policy_principal *who;  /* authenticated requester */
+    /* The snapshot who was authenticated under (policy_authenticate_snap),
+     * borrowed for the call; NULL: taxii_handle() acquires the current
+     * one. */
+    struct policy_snap *snap;
 };
 
 struct taxii_resp {

@@ -225,5 +225,24 @@ def roots_are_separate():
     H.get(P("c", root="api2"), auth="rw").expect(404, "api1's collection under api2")
 
 
+@case
+def admin_changes_apply_to_the_next_request():
+    # No polling: the first request after `liaison admin` returns sees the
+    # change, also for credentials and rights the server just used (cached).
+    cid = H.add_collection("api1", "Changed at once")
+    tok, tok_id = H.add_token("ro")
+    H.get(P(), auth=bearer(tok)).expect(200, "new token")
+    H.get(P(), auth=bearer(tok)).expect(200, "new token, cached")
+    H.admin("token", "revoke", tok_id)
+    unauthorised(H.get(P(), auth=bearer(tok)), "the first page request after revoke")
+    unauthorised(H.get("/api1/", auth=bearer(tok)), "the second request after revoke")
+    path = Hub.objects_path("api1", cid)
+    H.get(path, auth="ro").expect(404, "before the grant")
+    H.grant("ro", cid, read=True)
+    H.get(path, auth="ro").expect(200, "the first page request after the grant")
+    H.grant("ro", cid, read=False, write=False)
+    H.get(path, auth="ro").expect(404, "the first page request after the grant went")
+
+
 if __name__ == "__main__":
     run([H], setup)

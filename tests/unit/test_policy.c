@@ -747,6 +747,115 @@ static void test_views(void **state)
     }
 }
 
+
+/* ---- read scopes ---- */
+
+static void *acquire_thread(void *arg)
+{
+    struct policy *p = arg;
+    struct policy_snap *sn = NULL;
+    if (policy_acquire(p, &sn, NULL) == 0)
+        policy_snap_release(p, sn);
+    return sn;
+}
+
+/* policy_acquire on another thread (its own store connection, so the
+ * newest state): the policy installs the newest configuration. */
+static void acquire_elsewhere(struct policy *p)
+{
+    pthread_t th;
+    void *ret = NULL;
+    assert_int_equal(pthread_create(&th, NULL, acquire_thread, p), 0);
+    assert_int_equal(pthread_join(th, &ret), 0);
+    assert_non_null(ret);
+}
+
+/* A scope reads one state of the store: changes committed meanwhile are
+ * seen by the next scope (and outside any), not by this one; a scope does
+ * not nest; views made in a scope never go stale while it is open. */
+static void test_read_scope(void **state)
+{
+    struct fixture *f = *state;
+    const char *key = "n=JPN;o=;r=";
+    struct policy_snap *sn;
+    struct policy_view v;
+    int64_t gen0, set = 0, coll;
+    int began = -1, inner = -1;
+    struct li_err e;
+
+    assert_int_equal(policy_read_begin(f->p, &began, &e), 0);
+    assert_int_equal(began, 1);
+    assert_int_equal(policy_read_begin(f->p, &inner, &e), 0);
+    assert_int_equal(inner, 0);
+    policy_read_end(f->p, inner); /* no-op: the outer scope goes on */
+    assert_int_equal(policy_acquire(f->p, &sn, &e), 0);
+    gen0 = sn->cfg->gen;
+    coll = sn->cfg->colls[0].id;
+    assert_int_equal(policy_view_get(f->p, sn, pid_of(f->p, "fr"), coll, &v,
+                                     &e), 0);
+    policy_snap_release(f->p, sn);
+    /* committed while the scope is open (the writer is not the scope's) */
+    assert_int_equal(store_partner_add(f->s, "de", "DEU", "DEU.BSI", NULL,
+                                       &e), 0);
+    assert_int_equal(
+        store_marking_set_intern(f->s, key, strlen(key), &set, &e), 0);
+    assert_int_equal(policy_acquire(f->p, &sn, &e), 0);
+    assert_int_equal(sn->cfg->gen, gen0);
+    assert_int_equal(pid_of(f->p, "de"), -1);
+    policy_snap_release(f->p, sn);
+    /* every query of the scope saw the state the view was made from */
+    assert_int_equal(policy_view_stale(f->p, &v, &e), 0);
+    policy_read_end(f->p, began);
+    /* out of the scope the view is stale, and the change is seen */
+    assert_int_equal(policy_view_stale(f->p, &v, &e), 1);
+    policy_view_release(&v);
+    assert_int_equal(policy_acquire(f->p, &sn, &e), 0);
+    assert_true(sn->cfg->gen > gen0);
+    policy_snap_release(f->p, sn);
+    assert_true(pid_of(f->p, "de") > 0);
+    /* the next scope sees it too */
+    assert_int_equal(policy_read_begin(f->p, &began, &e), 0);
+    assert_int_equal(began, 1);
+    assert_true(pid_of(f->p, "de") > 0);
+    policy_read_end(f->p, began);
+}
+
+/* A request whose scope began before a revocation may still be answered
+ * from that older state, but what it read must not be cached for the
+ * newer configuration another thread installed meanwhile: the next
+ * request is refused. */
+static void test_read_scope_revocation(void **state)
+{
+    struct fixture *f = *state;
+    struct policy_principal who;
+    struct policy_snap *sn = NULL;
+    char hdr[256];
+    int64_t gen0;
+    int began = 0;
+    struct li_err e;
+
+    snprintf(hdr, sizeof(hdr), "Bearer %s", f->token);
+    assert_int_equal(policy_read_begin(f->p, &began, &e), 0);
+    assert_int_equal(began, 1);
+    assert_int_equal(policy_acquire(f->p, &sn, &e), 0); /* state fixed */
+    gen0 = sn->cfg->gen;
+    policy_snap_release(f->p, sn);
+    assert_int_equal(store_token_revoke(f->s, f->token_id, &e), 0);
+    acquire_elsewhere(f->p); /* the policy now has the newer configuration */
+    assert_int_equal(policy_authenticate_snap(f->p, hdr, &who, &sn, &e), 0);
+    assert_non_null(sn);
+    assert_true(sn->cfg->gen > gen0); /* never an older snapshot */
+    policy_snap_release(f->p, sn);
+    policy_read_end(f->p, began);
+    sn = NULL;
+    assert_int_equal(policy_authenticate_snap(f->p, hdr, &who, &sn, &e),
+                     LI_EAUTH);
+    assert_null(sn);
+    assert_int_equal(policy_read_begin(f->p, &began, &e), 0);
+    assert_int_equal(policy_authenticate(f->p, hdr, &who, &e), LI_EAUTH);
+    policy_read_end(f->p, began);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -763,6 +872,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_single_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_views, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_scope, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_scope_revocation, setup,
+                                        teardown),
     };
     if (policy_hash_password("wonderland", alice_hash, NULL) ||
         policy_hash_password("builder", bob_hash, NULL)) {

@@ -177,6 +177,7 @@ struct rq {
     const struct policy_principal *who;
     struct taxii *t;
     struct taxii_resp *resp;
+    struct policy_snap *snap;   /* handed to taxii_handle (NULL: none) */
 };
 
 /* Run a request. Params come as "key=value" strings, NULL-terminated. */
@@ -207,6 +208,7 @@ static int run(struct fixture *f, const struct rq *r, const char *path,
     req.body = r->body;
     req.body_len = r->body ? strlen(r->body) : 0;
     req.who = r->who ? r->who : &f->alice;
+    req.snap = r->snap;
     assert_int_equal(taxii_handle(r->t ? r->t : f->t, &req, resp), 0);
     /* Every response carries the TAXII media type. */
     assert_string_equal(resp->content_type, TAXII_MEDIA);
@@ -2131,6 +2133,78 @@ static void test_concurrent(void **state)
     assert_int_equal(c[2].seen, 80);
 }
 
+struct post_job {
+    struct fixture *f;
+    const char *path;
+    const char *body;
+    int status;
+};
+
+/* POST from a thread of its own (store connection of its own). */
+static void *post_thread(void *arg)
+{
+    struct post_job *j = arg;
+    struct taxii_req req = {0};
+    struct taxii_resp resp;
+
+    taxii_resp_init(&resp, 1 << 20);
+    req.method = "POST";
+    req.path = j->path;
+    req.content_type = TAXII_MEDIA;
+    req.body = j->body;
+    req.body_len = strlen(j->body);
+    req.who = &j->f->alice;
+    if (taxii_handle(j->f->t, &req, &resp) == 0)
+        j->status = resp.status;
+    taxii_resp_release(&resp);
+    return NULL;
+}
+
+/* A request handed the snapshot it was authenticated under is decided by
+ * it, not by a newer configuration; a GET in a read scope (http opens one
+ * per GET) reads one state of the store: what is committed meanwhile shows
+ * in the next request, and the page is not computed twice for it. */
+static void test_snapshot_and_scope(void **state)
+{
+    struct fixture *f = *state;
+    struct policy_snap *sn = NULL;
+    struct post_job job;
+    struct rq r = {0};
+    char path[200], body[1200], obj[1024];
+    pthread_t th;
+    int began = 0;
+
+    coll_path(path, sizeof path, "api1", f->ro, "objects/");
+    assert_int_equal(policy_acquire(f->p, &sn, NULL), 0);
+    assert_int_equal(store_grant_set(f->s, "alice", f->ro, 0, 0, NULL), 0);
+    r.snap = sn;
+    assert_int_equal(run(f, &r, path, NULL), 200); /* sn's rights */
+    assert_int_equal(get(f, path, NULL), 404);     /* the current ones */
+    policy_snap_release(f->p, sn);
+
+    post_one(f, f->rw, NULL);
+    coll_path(path, sizeof path, "api1", f->rw, "objects/");
+    assert_int_equal(policy_read_begin(f->p, &began, NULL), 0);
+    assert_int_equal(began, 1);
+    assert_int_equal(get(f, path, NULL), 200);
+    assert_int_equal(n_objects(f, "objects"), 1);
+    indicator(obj, sizeof obj, ++f->seq, "indicator",
+              "2020-01-01T00:00:00.000Z", "2020-01-01T00:00:00.000Z");
+    snprintf(body, sizeof body, "{\"objects\":[%s]}", obj);
+    job.f = f;
+    job.path = path;
+    job.body = body;
+    job.status = 0;
+    assert_int_equal(pthread_create(&th, NULL, post_thread, &job), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(job.status, 202);
+    assert_int_equal(get(f, path, NULL), 200);
+    assert_int_equal(n_objects(f, "objects"), 1); /* the scope's state */
+    policy_read_end(f->p, began);
+    assert_int_equal(get(f, path, NULL), 200);
+    assert_int_equal(n_objects(f, "objects"), 2);
+}
+
 int main(void)
 {
     li_log_set_level(LI_LOG_WARN);
@@ -2165,6 +2239,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_version_roundtrip, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_and_scope, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
