@@ -357,6 +357,13 @@ int main(int argc, char **argv)
                 c.data_dir, e.msg);
         goto out;
     }
+    /* the id index now, not inside the first request */
+    rc = store_load(store, &e);
+    if (rc) {
+        fprintf(stderr, "liaisond: cannot load the store in '%s': %s\n",
+                c.data_dir, e.msg);
+        goto out;
+    }
     rc = policy_new(store, NULL, &policy, &e);
     if (rc) {
         fprintf(stderr, "liaisond: cannot load the configuration: %s\n",

@@ -1207,6 +1207,19 @@ out:
     return rc;
 }
 
+int store_load(struct store *s, struct li_err *e)
+{
+    struct sq_conn *c;
+    int rc;
+
+    if (!s)
+        return li_err_set(e, LI_EINVAL, "store_load: no store");
+    rc = sq_conn_get(s, &c, e);
+    if (rc == 0)
+        rc = sq_idx_catchup(s->idx, c->db, &c->cache, e);
+    return rc;
+}
+
 void store_free(struct store *s)
 {
     if (!s)

@@ -234,7 +234,9 @@ static void test_two_handles(void **state)
     struct got g;
     int64_t a1 = 0, a2 = 0;
 
-    g = query_id(s2, f->coll, x, STORE_V_ALL); /* s2's index is loaded */
+    assert_int_equal(store_load(s2, NULL), 0); /* s2's index is loaded */
+    assert_int_equal(store_load(NULL, NULL), LI_EINVAL);
+    g = query_id(s2, f->coll, x, STORE_V_ALL);
     assert_int_equal(g.n, 0);
     assert_int_equal(put(f->s, f->coll, x, 1, &a1), STORE_ADDED);
     g = query_id(s2, f->coll, x, STORE_V_ALL);
