@@ -17,7 +17,8 @@
  * detail in e: LI_EAUTH (401), LI_EPERM (403), LI_ENOTFOUND (404), LI_ELIMIT
  * (a limit of client_opts was hit, or 413), LI_EBUSY (429/503 after the
  * retries), LI_EPARSE (not TAXII JSON), LI_EIO (transport, TLS or any other
- * HTTP status), LI_EINVAL (bad argument), LI_ENOMEM.
+ * HTTP status, or "cancelled": the opts.cancel flag was set), LI_EINVAL
+ * (bad argument), LI_ENOMEM.
  *
  * Not thread-safe: one struct client per thread (listings use a helper
  * thread of their own to fetch the next page while the callback runs).
@@ -28,6 +29,7 @@
 #define LI_CLIENT_CLIENT_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +77,15 @@ struct client_opts {
     const char *password;
     const char *token; /* Bearer, or NULL */
     int verbose;       /* 1: log requests (never credentials) */
+    /* NULL, or a flag another thread sets (non-zero) to stop this client:
+     * a transfer in flight is aborted within about a second (libcurl's
+     * progress callback runs at least once a second, also while
+     * connecting or stalled), a retry or status wait ends at once, and no
+     * new request starts; the call fails with LI_EIO
+     * and "cancelled" in e (client_cancelled() tells it apart). The client
+     * only reads it; it must outlive the client. Clear it before reusing
+     * the client. */
+    const atomic_int *cancel;
 };
 
 void client_opts_default(struct client_opts *o);
@@ -86,6 +97,10 @@ struct client;
 int client_new(const struct client_opts *o, struct client **out,
                struct li_err *e);
 void client_free(struct client *c);
+
+/* 1 if opts.cancel is set (or an internal cancel is in force): the last
+ * failure was, or the next call would be, a cancellation. Thread-safe. */
+int client_cancelled(const struct client *c);
 
 /* Number of HTTP requests made so far (attempts, retries included). */
 unsigned long client_requests(const struct client *c);
@@ -135,6 +150,10 @@ struct client_page {
     const char *date_added_first; /* X-TAXII-Date-Added-*; "" when absent */
     const char *date_added_last;
     unsigned number; /* 1, 2, ... */
+    const char *raw; /* the response body as received (decompressed), NUL
+                        terminated: the text body was parsed from; valid
+                        during the callback only */
+    size_t raw_len;
 };
 
 /* Called once per page, in order. Return 0 to go on, a negative code to
@@ -172,6 +191,12 @@ void client_objlist_release(struct client_objlist *l);
 /* Append one object (any JSON value; the server judges it). */
 int client_objlist_add(struct client_objlist *l, const json_t *obj,
                        struct li_err *e);
+/* Append one object given as its JSON text (len bytes, kept as is: the
+ * caller vouches that it is one complete JSON value, e.g. text a store
+ * wrote; the server judges the rest). Saves a parse and a dump per object.
+ * LI_EINVAL for an empty text, LI_ENOMEM. */
+int client_objlist_add_text(struct client_objlist *l, const char *text,
+                            size_t len, struct li_err *e);
 /* Append the objects of one document: a bundle {"type":"bundle",
  * "objects":[...]}, a TAXII envelope {"objects":[...]}, a JSON array of
  * objects, a single object, or JSON lines (each line any of those).

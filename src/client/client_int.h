@@ -37,6 +37,10 @@ struct client {
  * Cleared by the caller (client_cancel(c, 0)) before the next use. */
 void client_cancel(struct client *c, int on);
 
+/* Wait ms, in slices of 100 ms, returning early when the client is
+ * cancelled (client_cancelled). */
+void client_sleep_ms(struct client *c, long ms);
+
 /* One request with the retries of client_opts; on 0, c->resp holds the
  * final answer (any status other than a retried-out 429/503). */
 int client_http(struct client *c, const char *method, const char *url,

@@ -7,11 +7,9 @@
 #include "client/client.h"
 #include "client/client_int.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/limits.h"
 #include "core/log.h"
@@ -33,22 +31,44 @@ void client_objlist_release(struct client_objlist *l)
     li_buf_init(&l->text, LI_BUF_NOLIMIT);
 }
 
-int client_objlist_add(struct client_objlist *l, const json_t *obj,
-                       struct li_err *e)
+static void objlist_grow(struct client_objlist *l)
 {
-    size_t start = l->text.len;
-    int rc;
-
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 256;
         l->off = li_xrealloc(l->off, cap * sizeof(*l->off));
         l->len = li_xrealloc(l->len, cap * sizeof(*l->len));
         l->cap = cap;
     }
+}
+
+int client_objlist_add(struct client_objlist *l, const json_t *obj,
+                       struct li_err *e)
+{
+    size_t start = l->text.len;
+    int rc;
+
+    objlist_grow(l);
     if ((rc = jsonx_dump(obj, &l->text)))
         return li_err_set(e, rc, "out of memory");
     l->off[l->n] = start;
     l->len[l->n] = l->text.len - start;
+    l->n++;
+    return 0;
+}
+
+int client_objlist_add_text(struct client_objlist *l, const char *text,
+                            size_t len, struct li_err *e)
+{
+    size_t start = l->text.len;
+    int rc;
+
+    if (len == 0)
+        return li_err_set(e, LI_EINVAL, "an empty object text");
+    objlist_grow(l);
+    if ((rc = li_buf_add(&l->text, text, len)))
+        return li_err_set(e, rc, "out of memory");
+    l->off[l->n] = start;
+    l->len[l->n] = len;
     l->n++;
     return 0;
 }
@@ -193,15 +213,6 @@ static void account(struct client_push_result *res, const json_t *st)
                     jsonx_str(f, "message"));
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    while (nanosleep(&ts, &ts) && errno == EINTR)
-        ;
-}
-
 /* Follow status id until it is complete or the deadline passes, then add
  * its last state to res. On an error nothing is added. */
 static int follow(struct client *c, const char *root, const char *id,
@@ -225,7 +236,7 @@ static int follow(struct client *c, const char *root, const char *id,
             break;
         json_decref(st);
         st = NULL;
-        sleep_ms(wait);
+        client_sleep_ms(c, wait);
         if (wait < 5000)
             wait *= 2;
     }

@@ -255,6 +255,11 @@ void client_cancel(struct client *c, int on)
     atomic_store(&c->cancel, on);
 }
 
+int client_cancelled(const struct client *c)
+{
+    return atomic_load(&c->cancel) || (c->o.cancel && atomic_load(c->o.cancel));
+}
+
 /* libcurl calls this often during a transfer: non-zero aborts it. */
 static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
                        curl_off_t un)
@@ -264,15 +269,14 @@ static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
     (void)dn;
     (void)ut;
     (void)un;
-    return atomic_load(&c->cancel) ? 1 : 0;
+    return client_cancelled(c);
 }
 
-/* Wait ms, in slices, returning early when the client is cancelled. */
-static void sleep_ms(struct client *c, long ms)
+void client_sleep_ms(struct client *c, long ms)
 {
     struct timespec ts;
     long slice;
-    while (ms > 0 && !atomic_load(&c->cancel)) {
+    while (ms > 0 && !client_cancelled(c)) {
         slice = ms > 100 ? 100 : ms;
         ts.tv_sec = 0;
         ts.tv_nsec = slice * 1000000L;
@@ -391,7 +395,7 @@ int client_http(struct client *c, const char *method, const char *url,
         return rc;
     short_url(url, where, sizeof(where));
     for (attempt = 0;; attempt++) {
-        if (atomic_load(&c->cancel))
+        if (client_cancelled(c))
             return li_err_set(e, LI_EIO, "%s: cancelled", where);
         li_buf_clear(&c->resp.body);
         c->resp.too_big = 0;
@@ -447,7 +451,7 @@ int client_http(struct client *c, const char *method, const char *url,
                                          c->o.max_wait_ms, jitter());
             li_warn("%s: HTTP %ld, retrying in %.1fs", where, status,
                     (double)wait / 1000);
-            sleep_ms(c, wait);
+            client_sleep_ms(c, wait);
             continue;
         }
         if (cc == CURLE_ABORTED_BY_CALLBACK)
@@ -473,7 +477,7 @@ int client_http(struct client *c, const char *method, const char *url,
         li_warn("%s: %s, retrying in %.1fs", where,
                 c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc),
                 (double)wait / 1000);
-        sleep_ms(c, wait);
+        client_sleep_ms(c, wait);
     }
 }
 

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@
 #include "policy/marking.h"
 #include "store/store_policy.h"
 
-#define SYNC_DEFAULT_BATCH 500u
+#define SYNC_DEFAULT_BATCH 1000u
 #define SYNC_RELOAD_US INT64_C(1000000)
 #define SYNC_RESP_MAX (64u * 1024 * 1024)
 #define SYNC_STALE_RETRIES 5
@@ -39,7 +40,8 @@ struct worker {
     struct policy_doc_link link; /* types owned */
     pthread_t th;
     int started;
-    int stop; /* under y->mu */
+    int stop;          /* under y->mu */
+    atomic_int cancel; /* the client's cancel flag: set with stop */
 };
 
 struct sync {
@@ -105,8 +107,8 @@ static void trim(char *t)
     memmove(t, t + i, n - i + 1);
 }
 
-int sync_read_token(const char *env, const char *path, char *out,
-                    size_t outsz, struct li_err *e)
+int sync_read_token(const char *env, const char *path, char *out, size_t outsz,
+                    struct li_err *e)
 {
     char buf[SYNC_TOKEN_MAX + 2];
     int rc = 0;
@@ -118,8 +120,7 @@ int sync_read_token(const char *env, const char *path, char *out,
             return li_err_set(e, LI_ENOTFOUND,
                               "environment variable %s is not set", env);
         if (strlen(v) >= sizeof(buf))
-            return li_err_set(e, LI_ELIMIT, "the token in %s is too long",
-                              env);
+            return li_err_set(e, LI_ELIMIT, "the token in %s is too long", env);
         li_strlcpy(buf, v, sizeof(buf));
     } else if (path && *path) {
         FILE *f = fopen(path, "r");
@@ -234,95 +235,279 @@ static void types_csv(const struct policy_doc_link *l, char *out, size_t sz)
 /* pull                                                                 */
 /* ------------------------------------------------------------------ */
 
+/* The pull pipeline. The listing's callback (pull_page, on the link's
+ * worker thread) turns each page into a job; SYNC_PULL_THREADS ingest
+ * threads run the jobs through taxii_handle() at the same time (the store
+ * group-commits their store_put()s), while the client fetches the next page
+ * on its own helper thread. The checkpoint moves in page order, over the
+ * longest run of finished jobs, and never past a failed one. A page holding
+ * a marking-definition is a barrier: it waits for every earlier page and
+ * every later page waits for it, so that a definition is stored before the
+ * objects that came after it, as in a serial ingest (today's ingest
+ * resolves markings when objects are read, so this is insurance for any
+ * check at ingest that looks a definition up; definitions are rare). */
+#define SYNC_PULL_THREADS 2
+#define SYNC_PULL_QUEUE 4 /* jobs between the fetch and the checkpoint */
+
+struct pull_job {
+    char *body; /* the envelope text (owned); NULL: an empty page */
+    size_t len;
+    char last[48]; /* the page's X-TAXII-Date-Added-Last, "" if none */
+    int barrier;
+    int done;
+    int rc;
+    int64_t moved;
+    char note[STORE_SYNC_ERR_MAX]; /* first per-object refusal */
+    struct li_err e;
+};
+
 struct pull_ctx {
     struct worker *w;
     struct store_sync_state *st;
     struct policy_principal who;
     char path[STORE_NAME_MAX + 64];
     char note[STORE_SYNC_ERR_MAX]; /* first per-object refusal */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct pull_job q[SYNC_PULL_QUEUE];
+    unsigned long head, next, tail; /* [head, tail) queued; next: to run */
+    pthread_t th[SYNC_PULL_THREADS];
+    int n_th;
+    int quit;
+    int fail_rc; /* the first failed job's code (0: none) */
+    struct li_err fail_e;
 };
 
-/* Ingest one pulled page as the peer partner, then move the checkpoint. */
-static int pull_page(void *arg, const struct client_page *pg, struct li_err *e)
+/* Ingest one page's envelope as the peer partner (no lock held). */
+static void pull_ingest(struct pull_ctx *pc, struct pull_job *j)
 {
-    struct pull_ctx *pc = arg;
     struct sync *y = pc->w->y;
     struct taxii_req req;
     struct taxii_resp resp;
-    json_t *env = NULL, *stj = NULL, *succ;
-    char *body = NULL;
-    int64_t moved = 0;
+    json_t *stj = NULL, *succ;
+    struct li_err *e = &j->e;
     int rc = 0;
 
-    if (stopping(pc->w))
-        return li_err_set(e, LI_EBUSY, "stopping");
-    taxii_resp_init(&resp, SYNC_RESP_MAX);
-    if (json_array_size(pg->items) > 0) {
-        env = json_object();
-        if (!env || json_object_set(env, "objects", (json_t *)pg->items)) {
-            rc = li_err_set(e, LI_ENOMEM, "out of memory");
-            goto out;
-        }
-        body = json_dumps(env, JSON_COMPACT);
-        if (!body) {
-            rc = li_err_set(e, LI_ENOMEM, "out of memory");
-            goto out;
-        }
-        memset(&req, 0, sizeof(req));
-        req.method = "POST";
-        req.path = pc->path;
-        req.accept = TAXII_MEDIA;
-        req.content_type = TAXII_MEDIA;
-        req.body = body;
-        req.body_len = strlen(body);
-        req.who = &pc->who;
-        rc = taxii_handle(y->t, &req, &resp);
-        if (rc == 0 && resp.status != 202) {
-            rc = li_err_set(e, resp.status == 403 ? LI_EPERM : LI_EIO,
-                            "local ingest as partner %s answered %d: %.200s",
-                            pc->who.partner_name, resp.status,
-                            resp.body.data ? resp.body.data : "");
-            goto out;
-        }
-        if (rc) {
-            rc = li_err_set(e, rc, "local ingest failed");
-            goto out;
-        }
-        stj = json_loadb(resp.body.data, resp.body.len, 0, NULL);
-        succ = json_object_get(stj, "successes");
-        if (succ) {
-            size_t i;
-            json_t *v;
-            json_array_foreach(succ, i, v) if (!json_object_get(v, "message"))
-                moved++;
-        } else {
-            moved = json_integer_value(json_object_get(stj, "success_count"));
-        }
-        if (json_integer_value(json_object_get(stj, "failure_count")) > 0 &&
-            !pc->note[0]) {
-            json_t *f0 = json_array_get(json_object_get(stj, "failures"), 0);
-            snprintf(pc->note, sizeof(pc->note),
-                     "pulled object %s refused here: %.150s",
-                     json_string_value(json_object_get(f0, "id"))
-                         ? json_string_value(json_object_get(f0, "id"))
-                         : "?",
-                     json_string_value(json_object_get(f0, "message"))
-                         ? json_string_value(json_object_get(f0, "message"))
-                         : "");
-        }
+    li_err_clear(e);
+    if (stopping(pc->w)) {
+        j->rc = li_err_set(e, LI_EBUSY, "stopping");
+        return;
     }
-    if (pg->date_added_last && pg->date_added_last[0])
-        li_strlcpy(pc->st->pull_after, pg->date_added_last,
-                   sizeof(pc->st->pull_after));
-    pc->st->pulled += moved;
-    rc = store_sync_put(y->s, pc->st, e);
+    taxii_resp_init(&resp, SYNC_RESP_MAX);
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.path = pc->path;
+    req.accept = TAXII_MEDIA;
+    req.content_type = TAXII_MEDIA;
+    req.body = j->body;
+    req.body_len = j->len;
+    req.who = &pc->who;
+    rc = taxii_handle(y->t, &req, &resp);
+    if (rc == 0 && resp.status != 202) {
+        rc = li_err_set(e, resp.status == 403 ? LI_EPERM : LI_EIO,
+                        "local ingest as partner %s answered %d: %.200s",
+                        pc->who.partner_name, resp.status,
+                        resp.body.data ? resp.body.data : "");
+        goto out;
+    }
+    if (rc) {
+        rc = li_err_set(e, rc, "local ingest failed");
+        goto out;
+    }
+    stj = json_loadb(resp.body.data, resp.body.len, 0, NULL);
+    succ = json_object_get(stj, "successes");
+    if (succ) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(succ, i, v) if (!json_object_get(v, "message"))
+            j->moved++;
+    } else {
+        j->moved = json_integer_value(json_object_get(stj, "success_count"));
+    }
+    if (json_integer_value(json_object_get(stj, "failure_count")) > 0) {
+        json_t *f0 = json_array_get(json_object_get(stj, "failures"), 0);
+        const char *fid = json_string_value(json_object_get(f0, "id"));
+        const char *fm = json_string_value(json_object_get(f0, "message"));
+        snprintf(j->note, sizeof(j->note),
+                 "pulled object %s refused here: %.150s", fid ? fid : "?",
+                 fm ? fm : "");
+    }
 out:
-    free(body);
-    if (env)
-        json_decref(env);
     if (stj)
         json_decref(stj);
     taxii_resp_release(&resp);
+    j->rc = rc;
+}
+
+static void *pull_thread(void *arg)
+{
+    struct pull_ctx *pc = arg;
+    struct pull_job *j;
+
+    pthread_mutex_lock(&pc->mu);
+    for (;;) {
+        while (!pc->quit && pc->next == pc->tail)
+            pthread_cond_wait(&pc->cv, &pc->mu);
+        if (pc->next == pc->tail)
+            break; /* quit, and nothing left to run */
+        j = &pc->q[pc->next++ % SYNC_PULL_QUEUE];
+        if (j->done)
+            continue; /* an empty page */
+        pthread_mutex_unlock(&pc->mu);
+        pull_ingest(pc, j);
+        pthread_mutex_lock(&pc->mu);
+        j->done = 1;
+        pthread_cond_broadcast(&pc->cv);
+    }
+    pthread_mutex_unlock(&pc->mu);
+    return NULL;
+}
+
+/* 1 when every queued job has finished. Under pc->mu. */
+static int all_done(const struct pull_ctx *pc)
+{
+    for (unsigned long i = pc->head; i != pc->tail; i++)
+        if (!pc->q[i % SYNC_PULL_QUEUE].done)
+            return 0;
+    return 1;
+}
+
+/* Retire the finished jobs at the head, in order: count them, keep the
+ * first refusal, move the checkpoint, and commit it once. With wait set,
+ * first wait until every queued job is done. Holds no lock on return. A
+ * failed job stops the checkpoint there for good (fail_rc). */
+static int pull_retire(struct pull_ctx *pc, int wait, struct li_err *e)
+{
+    struct sync *y = pc->w->y;
+    int moved = 0, rc = 0;
+
+    pthread_mutex_lock(&pc->mu);
+    while (wait && !all_done(pc))
+        pthread_cond_wait(&pc->cv, &pc->mu);
+    while (pc->head != pc->tail && pc->q[pc->head % SYNC_PULL_QUEUE].done) {
+        struct pull_job *j = &pc->q[pc->head % SYNC_PULL_QUEUE];
+        if (j->rc && !pc->fail_rc) {
+            pc->fail_rc = j->rc;
+            pc->fail_e = j->e;
+        }
+        if (!pc->fail_rc) {
+            pc->st->pulled += j->moved;
+            if (j->note[0] && !pc->note[0])
+                li_strlcpy(pc->note, j->note, sizeof(pc->note));
+            if (j->last[0])
+                li_strlcpy(pc->st->pull_after, j->last,
+                           sizeof(pc->st->pull_after));
+            moved = 1;
+        }
+        free(j->body);
+        memset(j, 0, sizeof(*j));
+        pc->head++;
+    }
+    if (pc->next < pc->head)
+        pc->next = pc->head; /* empty pages retired before a thread saw them */
+    pthread_mutex_unlock(&pc->mu);
+    if (moved)
+        rc = store_sync_put(y->s, pc->st, e);
+    return rc;
+}
+
+/* Wait until the queue has room for one more job (retiring as jobs end). */
+static int pull_room(struct pull_ctx *pc, struct li_err *e)
+{
+    int rc;
+
+    for (;;) {
+        rc = pull_retire(pc, 0, e);
+        if (rc)
+            return rc;
+        pthread_mutex_lock(&pc->mu);
+        if (pc->tail - pc->head < SYNC_PULL_QUEUE) {
+            pthread_mutex_unlock(&pc->mu);
+            return 0;
+        }
+        while (!pc->q[pc->head % SYNC_PULL_QUEUE].done)
+            pthread_cond_wait(&pc->cv, &pc->mu);
+        pthread_mutex_unlock(&pc->mu);
+    }
+}
+
+/* 1 if the page holds a marking-definition. */
+static int has_mdef(const json_t *items)
+{
+    size_t i;
+    json_t *o;
+
+    json_array_foreach(items, i, o)
+    {
+        const char *t = json_string_value(json_object_get(o, "type"));
+        if (t && !strcmp(t, "marking-definition"))
+            return 1;
+    }
+    return 0;
+}
+
+/* The listing's callback: queue one page for ingest (see above). */
+static int pull_page(void *arg, const struct client_page *pg, struct li_err *e)
+{
+    struct pull_ctx *pc = arg;
+    struct pull_job j;
+    int rc = 0;
+
+    memset(&j, 0, sizeof(j));
+    if (stopping(pc->w))
+        return li_err_set(e, LI_EBUSY, "stopping");
+    if (json_array_size(pg->items) > 0) {
+        if (pg->raw && pg->raw_len) {
+            /* the page itself is an envelope ({"objects": [...], "more"
+             * ...}): ingest its text as it came, once parsed by taxii */
+            j.body = li_xmalloc(pg->raw_len + 1);
+            memcpy(j.body, pg->raw, pg->raw_len);
+            j.body[pg->raw_len] = '\0';
+            j.len = pg->raw_len;
+        } else {
+            json_t *env = json_pack("{sO}", "objects", (json_t *)pg->items);
+            j.body = env ? json_dumps(env, JSON_COMPACT) : NULL;
+            json_decref(env);
+            if (!j.body)
+                return li_err_set(e, LI_ENOMEM, "out of memory");
+            j.len = strlen(j.body);
+        }
+        j.barrier = has_mdef(pg->items);
+    } else {
+        j.done = 1; /* nothing to ingest; its checkpoint still counts */
+    }
+    if (pg->date_added_last && pg->date_added_last[0])
+        li_strlcpy(j.last, pg->date_added_last, sizeof(j.last));
+    /* a barrier starts alone */
+    rc = j.barrier ? pull_retire(pc, 1, e) : pull_room(pc, e);
+    if (rc == 0 && pc->fail_rc) {
+        *e = pc->fail_e;
+        rc = pc->fail_rc;
+    }
+    if (rc) {
+        free(j.body);
+        return rc;
+    }
+    if (j.body && pc->n_th == 0) {
+        while (pc->n_th < SYNC_PULL_THREADS &&
+               pthread_create(&pc->th[pc->n_th], NULL, pull_thread, pc) == 0)
+            pc->n_th++;
+        if (pc->n_th == 0) {
+            free(j.body);
+            return li_err_set(e, LI_EIO, "sync: cannot start a thread");
+        }
+    }
+    pthread_mutex_lock(&pc->mu);
+    pc->q[pc->tail++ % SYNC_PULL_QUEUE] = j;
+    pthread_cond_broadcast(&pc->cv);
+    pthread_mutex_unlock(&pc->mu);
+    /* ... and ends alone */
+    rc = pull_retire(pc, j.barrier, e);
+    if (rc == 0 && pc->fail_rc) {
+        *e = pc->fail_e;
+        rc = pc->fail_rc;
+    }
     return rc;
 }
 
@@ -332,29 +517,52 @@ static int do_pull(struct worker *w, struct client *c,
 {
     const struct policy_doc_link *l = &w->link;
     struct client_filter f;
-    struct pull_ctx pc;
+    struct pull_ctx *pc;
+    struct li_err e2;
     char types[POLICY_LINK_MAX_TYPES * STORE_NAME_MAX];
-    int rc;
+    int rc, rc2;
 
-    memset(&pc, 0, sizeof(pc));
-    pc.w = w;
-    pc.st = st;
-    pc.who.partner_id = le->peer_id;
-    li_strlcpy(pc.who.partner_name, le->peer_name,
-               sizeof(pc.who.partner_name));
+    pc = li_xcalloc(1, sizeof(*pc));
+    pthread_mutex_init(&pc->mu, NULL);
+    pthread_cond_init(&pc->cv, NULL);
+    pc->w = w;
+    pc->st = st;
+    pc->who.partner_id = le->peer_id;
+    li_strlcpy(pc->who.partner_name, le->peer_name,
+               sizeof(pc->who.partner_name));
     /* "sync:" cannot be a username or a token id: it marks a relay. */
-    memcpy(pc.who.user, "sync:", 5);
-    li_strlcpy(pc.who.user + 5, l->id, sizeof(pc.who.user) - 5);
-    snprintf(pc.path, sizeof(pc.path), "/%s/collections/%s/objects/",
+    memcpy(pc->who.user, "sync:", 5);
+    li_strlcpy(pc->who.user + 5, l->id, sizeof(pc->who.user) - 5);
+    snprintf(pc->path, sizeof(pc->path), "/%s/collections/%s/objects/",
              le->root, l->collection);
     memset(&f, 0, sizeof(f));
     types_csv(l, types, sizeof(types));
     f.added_after = st->pull_after[0] ? st->pull_after : NULL;
     f.match_type = types[0] ? types : NULL;
-    rc = client_objects(c, l->url, l->remote_collection, &f, pull_page, &pc,
-                        e);
-    if (pc.note[0] && !note[0])
-        li_strlcpy(note, pc.note, notesz);
+    rc = client_objects(c, l->url, l->remote_collection, &f, pull_page, pc, e);
+    /* Drain: the jobs already queued finish (or see stopping) and their
+     * progress is committed, whatever ended the listing. */
+    pthread_mutex_lock(&pc->mu);
+    pc->quit = 1;
+    pthread_cond_broadcast(&pc->cv);
+    pthread_mutex_unlock(&pc->mu);
+    for (int i = 0; i < pc->n_th; i++)
+        pthread_join(pc->th[i], NULL);
+    li_err_clear(&e2);
+    rc2 = pull_retire(pc, 1, &e2);
+    if (rc == 0 && rc2) {
+        rc = rc2;
+        *e = e2;
+    }
+    if (rc == 0 && pc->fail_rc) {
+        rc = pc->fail_rc;
+        *e = pc->fail_e;
+    }
+    if (pc->note[0] && !note[0])
+        li_strlcpy(note, pc->note, notesz);
+    pthread_mutex_destroy(&pc->mu);
+    pthread_cond_destroy(&pc->cv);
+    free(pc);
     return rc;
 }
 
@@ -416,8 +624,11 @@ struct push_ctx {
     const struct policy_view *view;
     const struct mark_peer *peer;
     struct client_objlist *list;
-    int64_t last_us;   /* greatest date_added looked at */
+    int64_t last_us; /* greatest date_added looked at */
     size_t withheld;
+    int barrier;      /* a marking-definition is in the list */
+    int64_t memo_set; /* the last marking set judged (-1: none) ... */
+    int memo_ok;      /* ... and whether it may go */
     int err;
 };
 
@@ -443,32 +654,71 @@ static int relayable(struct push_ctx *px, int64_t set_id)
 static int push_row(void *ctx, const struct store_row *row)
 {
     struct push_ctx *px = ctx;
-    json_t *o;
 
     px->last_us = row->date_added_us;
     if (row->submitter == px->peer->partner_id)
         return 0; /* it came from that peer */
-    if (!relayable(px, row->marking_set)) {
+    /* most rows of a batch share a marking set: judge each set once */
+    if (row->marking_set != px->memo_set) {
+        px->memo_ok = relayable(px, row->marking_set);
+        px->memo_set = row->marking_set;
+    }
+    if (!px->memo_ok) {
         px->withheld++;
         return 0;
     }
-    o = json_loadb(row->json, row->json_len, 0, NULL);
-    if (!o) {
-        px->err = LI_EPARSE;
-        return LI_EPARSE;
-    }
-    if (client_objlist_add(px->list, o, NULL))
-        px->err = LI_ENOMEM;
-    json_decref(o);
+    if (row->type && !strcmp(row->type, "marking-definition"))
+        px->barrier = 1;
+    /* the stored text is the compact JSON our ingest wrote: sent as is */
+    if (client_objlist_add_text(px->list, row->json, row->json_len, NULL))
+        px->err = row->json_len ? LI_ENOMEM : LI_EPARSE;
     return px->err;
 }
 
-/* One batch: query, send, advance. *more_out = 1 when another batch
- * follows. */
-static int push_batch(struct worker *w, struct client *c,
-                      const struct link_env *le, struct store_sync_state *st,
-                      int *more_out, char *note, size_t notesz,
-                      struct li_err *e)
+/* The push pipeline. The worker reads batch after batch (push_read)
+ * while up to SYNC_PUSH_LANES batches are being POSTed, each by a thread
+ * of its own with its own client (connection), so that the peer ingests
+ * them at the same time. The checkpoint moves in batch order, only over
+ * batches whose every envelope the peer answered complete, and never past
+ * a failed one. A batch holding a marking-definition is a barrier (it is
+ * sent alone), so that the peer stores a definition before the objects
+ * sent after it, as in a serial push (see the pull pipeline). */
+#define SYNC_PUSH_LANES 2
+#define SYNC_PUSH_QUEUE 4
+
+struct push_job {
+    struct client_objlist list;
+    int64_t last_us; /* greatest date_added looked at; INT64_MIN none */
+    int barrier;
+    int lane; /* -1: nothing to send */
+    pthread_t th;
+    int started, done, rc;
+    struct li_err e;
+    struct client_push_result res;
+    struct push_pipe *pp;
+};
+
+struct push_pipe {
+    struct worker *w;
+    struct client *lane[SYNC_PUSH_LANES];
+    int lane_busy[SYNC_PUSH_LANES];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct push_job q[SYNC_PUSH_QUEUE];
+    unsigned long head, tail;
+    struct store_sync_state *st;
+    char *note;
+    size_t notesz;
+    int fail_rc;
+    struct li_err fail_e;
+};
+
+/* Read the next batch after *after_us into j->list (the peer's view, the
+ * relay rules); *after_us moves past every row looked at. *more_out = 1
+ * when another batch follows. */
+static int push_read(struct worker *w, const struct link_env *le,
+                     int64_t *after_us, struct push_job *j, int *more_out,
+                     struct li_err *e)
 {
     struct sync *y = w->y;
     const struct policy_doc_link *l = &w->link;
@@ -476,9 +726,6 @@ static int push_batch(struct worker *w, struct client *c,
     struct policy_view view;
     int have_view = 0;
     struct msets sets = {0};
-    struct client_objlist list;
-    struct client_push_result res;
-    int have_res = 0;
     struct store_query q;
     struct mark_peer peer;
     struct push_ctx px;
@@ -486,8 +733,6 @@ static int push_batch(struct worker *w, struct client *c,
     const char *typev[POLICY_LINK_MAX_TYPES];
     int can_read = 0, can_write = 0, more = 0, rc, tries = 0;
 
-    client_objlist_init(&list);
-    memset(&res, 0, sizeof(res));
 again:
     rc = policy_acquire(y->p, &sn, e);
     if (rc)
@@ -515,7 +760,7 @@ again:
 
     memset(&q, 0, sizeof(q));
     q.coll_id = le->coll_id;
-    q.after_us = st->push_after_us;
+    q.after_us = *after_us;
     for (size_t i = 0; i < l->n_types; i++)
         typev[i] = l->types[i];
     q.types = typev;
@@ -532,8 +777,9 @@ again:
     px.sets = &sets;
     px.view = &view;
     px.peer = &peer;
-    px.list = &list;
+    px.list = &j->list;
     px.last_us = INT64_MIN;
+    px.memo_set = -1;
     rc = store_query(y->s, &q, push_row, &px, &more, e);
     if (rc) {
         if (px.err)
@@ -553,50 +799,216 @@ again:
         policy_snap_release(y->p, sn);
         sn = NULL;
         msets_release(&sets);
-        client_objlist_release(&list);
-        client_objlist_init(&list);
+        client_objlist_release(&j->list);
+        client_objlist_init(&j->list);
         goto again;
     }
     if (rc == 1) {
         rc = li_err_set(e, LI_EBUSY, "markings keep changing; try later");
         goto out;
     }
-    if (list.n) {
-        have_res = 1;
-        rc = client_add_objects(c, l->url, l->remote_collection, &list, NULL,
-                                NULL, &res, e);
-        if (rc)
-            goto out;
-        if (res.pending || res.unsent) {
-            rc = li_err_set(e, LI_EBUSY,
-                            "the peer left %zu objects pending, %zu unsent",
-                            res.pending, res.unsent);
-            goto out;
-        }
-        if (res.failure && !note[0]) {
-            json_t *f0 = json_array_get(res.failures, 0);
-            const char *fid = json_string_value(json_object_get(f0, "id"));
-            const char *fm = json_string_value(json_object_get(f0, "message"));
-            snprintf(note, notesz, "%zu pushed objects refused by the peer, "
-                                   "first %s: %.150s",
-                     res.failure, fid ? fid : "?", fm ? fm : "");
-        }
-        st->pushed += (int64_t)res.success;
-    }
+    rc = 0;
+    j->last_us = px.last_us;
+    j->barrier = px.barrier;
     if (px.last_us != INT64_MIN)
-        st->push_after_us = px.last_us;
-    rc = store_sync_put(y->s, st, e);
-    if (rc == 0)
-        *more_out = more;
+        *after_us = px.last_us;
+    *more_out = more;
 out:
-    if (have_res)
-        client_push_result_release(&res);
-    client_objlist_release(&list);
     msets_release(&sets);
     if (have_view)
         policy_view_release(&view);
     if (sn)
         policy_snap_release(y->p, sn);
+    return rc;
+}
+
+static void *push_send(void *arg)
+{
+    struct push_job *j = arg;
+    struct push_pipe *pp = j->pp;
+    const struct policy_doc_link *l = &pp->w->link;
+    int rc;
+
+    li_err_clear(&j->e);
+    rc = client_add_objects(pp->lane[j->lane], l->url, l->remote_collection,
+                            &j->list, NULL, NULL, &j->res, &j->e);
+    if (rc == 0 && (j->res.pending || j->res.unsent))
+        rc = li_err_set(&j->e, LI_EBUSY,
+                        "the peer left %zu objects pending, %zu unsent",
+                        j->res.pending, j->res.unsent);
+    pthread_mutex_lock(&pp->mu);
+    j->rc = rc;
+    j->done = 1;
+    pp->lane_busy[j->lane] = 0;
+    pthread_cond_broadcast(&pp->cv);
+    pthread_mutex_unlock(&pp->mu);
+    return NULL;
+}
+
+static int push_all_done(const struct push_pipe *pp)
+{
+    for (unsigned long i = pp->head; i != pp->tail; i++)
+        if (!pp->q[i % SYNC_PUSH_QUEUE].done)
+            return 0;
+    return 1;
+}
+
+/* Retire the finished batches at the head, in order (with wait set, first
+ * wait for all), and commit the checkpoint once. */
+static int push_retire(struct push_pipe *pp, int wait, struct li_err *e)
+{
+    struct sync *y = pp->w->y;
+    int moved = 0;
+
+    pthread_mutex_lock(&pp->mu);
+    while (wait && !push_all_done(pp))
+        pthread_cond_wait(&pp->cv, &pp->mu);
+    while (pp->head != pp->tail && pp->q[pp->head % SYNC_PUSH_QUEUE].done) {
+        struct push_job *j = &pp->q[pp->head % SYNC_PUSH_QUEUE];
+        if (j->started)
+            pthread_join(j->th, NULL); /* it has ended: done is set last */
+        if (j->rc && !pp->fail_rc) {
+            pp->fail_rc = j->rc;
+            pp->fail_e = j->e;
+        }
+        if (!pp->fail_rc) {
+            if (j->res.failure && !pp->note[0]) {
+                json_t *f0 = json_array_get(j->res.failures, 0);
+                const char *fid = json_string_value(json_object_get(f0, "id"));
+                const char *fm =
+                    json_string_value(json_object_get(f0, "message"));
+                snprintf(pp->note, pp->notesz,
+                         "%zu pushed objects refused by the peer, first %s: "
+                         "%.150s",
+                         j->res.failure, fid ? fid : "?", fm ? fm : "");
+            }
+            pp->st->pushed += (int64_t)j->res.success;
+            if (j->last_us != INT64_MIN)
+                pp->st->push_after_us = j->last_us;
+            moved = 1;
+        }
+        if (j->lane >= 0)
+            client_push_result_release(&j->res);
+        client_objlist_release(&j->list);
+        memset(j, 0, sizeof(*j));
+        pp->head++;
+    }
+    pthread_mutex_unlock(&pp->mu);
+    return moved ? store_sync_put(y->s, pp->st, e) : 0;
+}
+
+/* Queue j (taken over) and start sending it on a free lane; waits for room
+ * and, for a barrier, for everything before it and then for it. */
+static int push_queue(struct push_pipe *pp, struct push_job *j,
+                      struct li_err *e)
+{
+    struct push_job *q;
+    int rc = 0, lane = -1;
+
+    if (j->barrier)
+        rc = push_retire(pp, 1, e);
+    /* room in the queue and, if there is something to send, a lane */
+    while (rc == 0) {
+        rc = push_retire(pp, 0, e);
+        if (rc)
+            break;
+        pthread_mutex_lock(&pp->mu);
+        lane = -1;
+        for (int i = 0; i < SYNC_PUSH_LANES && j->list.n; i++)
+            if (!pp->lane_busy[i]) {
+                lane = i;
+                break;
+            }
+        if (pp->tail - pp->head < SYNC_PUSH_QUEUE &&
+            (lane >= 0 || !j->list.n)) {
+            pthread_mutex_unlock(&pp->mu);
+            break;
+        }
+        pthread_cond_wait(&pp->cv, &pp->mu);
+        pthread_mutex_unlock(&pp->mu);
+    }
+    if (rc == 0 && pp->fail_rc) {
+        *e = pp->fail_e;
+        rc = pp->fail_rc;
+    }
+    if (rc) {
+        client_objlist_release(&j->list);
+        return rc;
+    }
+    pthread_mutex_lock(&pp->mu);
+    q = &pp->q[pp->tail++ % SYNC_PUSH_QUEUE];
+    *q = *j;
+    q->pp = pp;
+    q->lane = lane;
+    if (lane < 0) {
+        q->done = 1; /* nothing to send: only the checkpoint moves */
+    } else if (pthread_create(&q->th, NULL, push_send, q) == 0) {
+        q->started = 1;
+        pp->lane_busy[lane] = 1;
+    } else {
+        q->rc = li_err_set(&q->e, LI_EIO, "sync: cannot start a thread");
+        q->done = 1;
+        q->lane = -1;
+    }
+    pthread_mutex_unlock(&pp->mu);
+    if (j->barrier)
+        rc = push_retire(pp, 1, e);
+    if (rc == 0 && pp->fail_rc) {
+        *e = pp->fail_e;
+        rc = pp->fail_rc;
+    }
+    return rc;
+}
+
+static int do_push(struct worker *w, struct client *c,
+                   const struct client_opts *co, const struct link_env *le,
+                   struct store_sync_state *st, char *note, size_t notesz,
+                   struct li_err *e)
+{
+    struct push_pipe *pp = li_xcalloc(1, sizeof(*pp));
+    struct push_job j;
+    struct li_err e2;
+    int64_t after = st->push_after_us;
+    int rc = 0, rc2, more;
+
+    pthread_mutex_init(&pp->mu, NULL);
+    pthread_cond_init(&pp->cv, NULL);
+    pp->w = w;
+    pp->st = st;
+    pp->note = note;
+    pp->notesz = notesz;
+    pp->lane[0] = c;
+    for (int i = 1; i < SYNC_PUSH_LANES && rc == 0; i++)
+        rc = client_new(co, &pp->lane[i], e);
+    do {
+        if (rc)
+            break;
+        memset(&j, 0, sizeof(j));
+        client_objlist_init(&j.list);
+        j.last_us = INT64_MIN;
+        more = 0;
+        rc = push_read(w, le, &after, &j, &more, e);
+        if (rc) {
+            client_objlist_release(&j.list);
+            break;
+        }
+        rc = push_queue(pp, &j, e);
+    } while (rc == 0 && more && !stopping(w));
+    li_err_clear(&e2);
+    rc2 = push_retire(pp, 1, &e2);
+    if (rc == 0 && rc2) {
+        rc = rc2;
+        *e = e2;
+    }
+    if (rc == 0 && pp->fail_rc) {
+        rc = pp->fail_rc;
+        *e = pp->fail_e;
+    }
+    for (int i = 1; i < SYNC_PUSH_LANES; i++)
+        client_free(pp->lane[i]);
+    pthread_mutex_destroy(&pp->mu);
+    pthread_cond_destroy(&pp->cv);
+    free(pp);
     return rc;
 }
 
@@ -615,7 +1027,7 @@ static void round_once(struct worker *w)
     struct li_err e;
     char token[SYNC_TOKEN_MAX + 1];
     char note[STORE_SYNC_ERR_MAX] = "";
-    int rc, more;
+    int rc;
 
     li_err_clear(&e);
     token[0] = '\0';
@@ -634,21 +1046,22 @@ static void round_once(struct worker *w)
     if (!sync_url_allowed(l->url)) {
         rc = li_err_set(&e, LI_EINVAL,
                         "%s: peers are reached over https (plain http only "
-                        "on loopback)", l->url);
+                        "on loopback)",
+                        l->url);
         goto done;
     }
     rc = link_resolve(y, l, &le, &e);
     if (rc)
         goto done;
-    rc = sync_read_token(l->token_env, l->token_file, token, sizeof(token),
-                         &e);
+    rc = sync_read_token(l->token_env, l->token_file, token, sizeof(token), &e);
     if (rc)
         goto done;
     client_opts_default(&co);
     co.token = token;
     co.ca_file = y->ca_file;
-    /* Bounded so that a hung peer delays shutdown (sync_stop) by at most
-     * about stall_s: the client has no cancel hook. */
+    /* workers_stop() sets w->cancel: a transfer in flight (a hung peer)
+     * is aborted within about a second instead of at its timeout. */
+    co.cancel = &w->cancel;
     co.connect_timeout_ms = 5000;
     co.timeout_ms = 60000;
     co.stall_s = 10;
@@ -670,10 +1083,7 @@ static void round_once(struct worker *w)
         }
     }
     if (l->direction & POLICY_LINK_PUSH) {
-        do {
-            more = 0;
-            rc = push_batch(w, c, &le, &st, &more, note, sizeof(note), &e);
-        } while (rc == 0 && more && !stopping(w));
+        rc = do_push(w, c, &co, &le, &st, note, sizeof(note), &e);
         if (rc) {
             char why[LI_ERR_MSG_MAX - 16];
             li_strlcpy(why, e.msg, sizeof(why));
@@ -683,8 +1093,8 @@ static void round_once(struct worker *w)
 done:
     memset(token, 0, sizeof(token));
     client_free(c);
-    if (rc == LI_EBUSY && stopping(w))
-        return;
+    if (rc && stopping(w))
+        return; /* abandoned, not failed: the checkpoints say how far */
     /* Re-read: the pages and batches committed their own progress. */
     {
         struct store_sync_state cur;
@@ -730,8 +1140,10 @@ static void *worker_main(void *arg)
 static void workers_stop(struct sync *y)
 {
     pthread_mutex_lock(&y->mu);
-    for (size_t i = 0; i < y->n_w; i++)
+    for (size_t i = 0; i < y->n_w; i++) {
         y->w[i].stop = 1;
+        atomic_store(&y->w[i].cancel, 1);
+    }
     pthread_cond_broadcast(&y->cv);
     pthread_mutex_unlock(&y->mu);
     for (size_t i = 0; i < y->n_w; i++) {
@@ -789,7 +1201,8 @@ static void reload(struct sync *y)
         if (rc) {
             /* Keep the links running as they are; say it once. */
             li_error("sync: policy document v%lld does not parse, its links "
-                     "are not used: %s", (long long)version, e.msg);
+                     "are not used: %s",
+                     (long long)version, e.msg);
             y->doc_version = version;
             rc = 0;
             goto out;

@@ -15,15 +15,20 @@ Checked: an object posted at A reaches B and C exactly once (and comes back
 to A as a duplicate, not a second copy); an object whose ACS markings exclude
 KOR never reaches C; TLP AMBER+STRICT never leaves A; `liaison admin links`
 reports success, lag and objects moved; kill -9 of a hub in the middle of a
-sync, restart, and nothing is lost or duplicated.
+sync, restart, and nothing is lost or duplicated; a hub whose peers hang
+(fake_taxii.py's stall and delay scenarios) still stops within seconds of
+SIGTERM.
 """
 
 import json
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fake_taxii  # noqa: E402
 from liaison_test import (LIAISON, SLOW, Fail, Hub, case, check, eq,  # noqa: E402
                           indicator, poll, run)
 
@@ -294,6 +299,93 @@ def kill9_mid_sync():
     for n in "ac":
         for lid, st in links(n).items():
             check(st["last_success"], "%s has not succeeded again: %r" % (lid, st))
+
+
+REL_ALL_ID = "marking-definition--1d2c3b4a-0000-4000-8000-0000000f0003"
+REL_ALL = json.loads(json.dumps(REL_JPN_USA).replace(REL_JPN_USA_ID, REL_ALL_ID)
+                     .replace('"USA"]', '"USA", "KOR"]')
+                     .replace("isa:hub.fed1", "isa:hub.fed3"))
+
+
+@case(timeout=60)
+def definitions_before_their_objects():
+    # Links move pages (pull) and batches (push) two at a time; a page or
+    # batch holding a marking-definition goes alone, after the ones before
+    # it and before the ones after it. Every marked object after the
+    # definition arrives, over a push and then a pull (25 objects a page).
+    before = [indicator(name="before def %d" % i) for i in range(60)]
+    after = [indicator(name="after def %d" % i, object_marking_refs=[REL_ALL_ID])
+             for i in range(90)]
+    post("a", before)
+    post("a", [REL_ALL])
+    for i in range(0, len(after), 30):
+        post("a", after[i:i + 30])
+    # A pushes to B, C pulls from B, A pulls from C
+    for n, via in (("b", "hub-a"), ("c", "hub-b")):
+        poll(lambda: versions_as(n, via, after[-1]["id"]), 30,
+             "the last marked object at " + n)
+        missing = [o["id"] for o in after if not versions_as(n, via, o["id"])]
+        eq(missing, [], "marked objects missing at " + n)
+    eq(links("a")["a-to-b"]["last_error"], "", "a-to-b last error")
+    eq(links("c")["c-from-b"]["last_error"], "", "c-from-b last error")
+
+
+def fake_stats(base, name):
+    with urllib.request.urlopen(base + "/_stats/" + name, timeout=10) as r:
+        return json.loads(r.read())
+
+
+@case(timeout=60)
+def hung_peers_do_not_delay_shutdown():
+    # A fourth hub with two links to peers that hang: a pull whose answer
+    # stops half-way (stall) and a push whose peer never answers (delay).
+    # Without cancellation liaisond would wait out the client's stall and
+    # whole-request timeouts (10 s and 60 s, with retries) before exiting.
+    srv, base = fake_taxii.start()
+    h = Hub("fed-hung")
+    try:
+        h.init()
+        tok = os.path.join(h.tmp, "token-fake")
+        with open(tok, "w") as f:
+            f.write("li_anything\n")
+        doc = {"liaison_policy": 1,
+               "api_roots": [{"name": ROOT, "title": "Hung"}],
+               "partners": [{"name": "local", "nationality": "USA"},
+                            {"name": "slowpoke", "nationality": "USA"}],
+               "collections": [{"id": SHARED, "api_root": ROOT, "alias": "shared",
+                                "title": "Shared"}],
+               "grants": [{"partner": p, "collection": "shared", "read": True,
+                           "write": True} for p in ("local", "slowpoke")],
+               "links": [
+                   {"id": "from-stall", "peer": "slowpoke",
+                    "url": "%s/s/stall,secs=120/api/" % base,
+                    "remote_collection": fake_taxii.COLL, "collection": "shared",
+                    "direction": "pull", "interval": 1, "token_file": tok},
+                   {"id": "to-delay", "peer": "slowpoke",
+                    "url": "%s/s/delay,secs=120/api/" % base,
+                    "remote_collection": fake_taxii.COLL, "collection": "shared",
+                    "direction": "push", "interval": 1, "token_file": tok}]}
+        path = os.path.join(h.tmp, "policy.json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        adm(h, "policy", "apply", path)
+        auth = h.add_user("local", "local-user", "pw-local-0123456789")
+        h.start()
+        # something to push, so that the push link makes a request
+        h.add_objects(ROOT, SHARED, [indicator(name="for the hung peer")], auth)
+        poll(lambda: fake_stats(base, "stall")["requests"] >= 1, 20,
+             "the pull link's request at the stalling peer")
+        poll(lambda: fake_stats(base, "delay")["requests"] >= 1, 20,
+             "the push link's request at the silent peer")
+        t0 = time.monotonic()
+        rc = h.stop()
+        dt = time.monotonic() - t0
+        eq(rc, 0, "liaisond's exit status")
+        check(dt < 5 * SLOW, "liaisond took %.1fs to stop with hung peers" % dt)
+        print("  (stopped in %.2fs with two transfers hanging)" % dt)
+    finally:
+        h.close()
+        fake_taxii.stop(srv)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 
 #include "client/client.h"
 #include "core/err.h"
+#include "core/time.h"
 #include "core/util.h"
 #include "json/jsonx.h"
 
@@ -189,6 +191,16 @@ static void test_objlist_forms(void **st)
     assert_int_equal(client_objlist_load(&l, "{\"x\":1}", 7, 64, &e), 0);
     client_objlist_id(&l, 1, id, sizeof(id));
     assert_string_equal(id, "objects[1]");
+    /* a text kept as is (the push of a federation link) */
+    assert_int_equal(client_objlist_add_text(&l, "{\"id\":\"x--2\"} ", 13, &e),
+                     0);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.len[2], 13);
+    assert_memory_equal(l.text.data + l.off[2], "{\"id\":\"x--2\"}", 13);
+    client_objlist_id(&l, 2, id, sizeof(id));
+    assert_string_equal(id, "x--2");
+    assert_int_equal(client_objlist_add_text(&l, "", 0, &e), LI_EINVAL);
+    assert_int_equal(l.n, 3);
     client_objlist_release(&l);
 }
 
@@ -674,6 +686,19 @@ static int count_page(void *arg, const struct client_page *p, struct li_err *e)
     return 0;
 }
 
+/* Keeps each page's raw text (client_page.raw), pages joined by '|'. */
+static int raw_page(void *arg, const struct client_page *p, struct li_err *e)
+{
+    struct li_buf *b = arg;
+    (void)e;
+    assert_non_null(p->raw);
+    assert_int_equal(strlen(p->raw), p->raw_len);
+    if (b->len)
+        li_buf_addc(b, '|');
+    li_buf_add(b, p->raw, p->raw_len);
+    return 0;
+}
+
 static char *answer_endpoints(int n, const char *line, const char *body)
 {
     (void)body;
@@ -754,9 +779,23 @@ static void test_endpoints_and_urls(void **st)
     li_err_clear(&e);
     assert_int_equal(client_collection(c, root, "zz", &j, &e), LI_ENOTFOUND);
     assert_non_null(strstr(e.msg, "HTTP 404: Not here"));
+    {
+        /* the raw text of each page, as sent, while the next page is
+         * fetched (the client's body buffer is swapped, not shared) */
+        struct li_buf raw;
+        li_buf_init(&raw, LI_BUF_NOLIMIT);
+        memset(&f, 0, sizeof(f));
+        assert_int_equal(client_manifest(c, root, "c1", &f, raw_page, &raw, &e),
+                         0);
+        assert_string_equal(
+            raw.data, "{\"objects\":[{\"id\":\"a--1\"},{\"id\":\"a--2\"}],"
+                      "\"more\":true,\"next\":\"n1\"}|"
+                      "{\"objects\":[{\"id\":\"a--3\"}],\"more\":false}");
+        li_buf_release(&raw);
+    }
     /* every request on one connection */
     assert_int_equal(cs.conns, 1);
-    assert_int_equal(client_requests(c), 7);
+    assert_int_equal(client_requests(c), 9);
     client_free(c);
     canned_stop(&cs);
 }
@@ -850,6 +889,109 @@ static void test_limits_and_drops(void **st)
     canned_stop(&cs);
 }
 
+/* ---- cancellation (client_opts.cancel) --------------------------- */
+
+struct canceller {
+    atomic_int *flag;
+    long after_ms;
+};
+
+static void *cancel_later(void *arg)
+{
+    struct canceller *k = arg;
+    usleep((useconds_t)k->after_ms * 1000);
+    atomic_store(k->flag, 1);
+    return NULL;
+}
+
+static char *answer_busy_long(int n, const char *line, const char *body)
+{
+    (void)n;
+    (void)line;
+    (void)body;
+    return taxii_resp(503, "Retry-After: 30\r\n",
+                      "{\"title\":\"later\",\"http_status\":\"503\"}");
+}
+
+/* One cancellable request against root; returns its duration in ms. */
+static int64_t cancelled_call(const char *root, long after_ms)
+{
+    struct client_opts o;
+    struct client *c = NULL;
+    struct canceller k;
+    atomic_int flag;
+    pthread_t th;
+    struct li_err e;
+    json_t *j = NULL;
+    int64_t t0;
+
+    atomic_init(&flag, 0);
+    client_opts_default(&o);
+    o.timeout_ms = 60000;
+    o.stall_s = 60;
+    o.max_retries = 5;
+    o.max_wait_ms = 60000;
+    o.cancel = &flag;
+    assert_int_equal(client_new(&o, &c, NULL), 0);
+    k.flag = &flag;
+    k.after_ms = after_ms;
+    assert_int_equal(pthread_create(&th, NULL, cancel_later, &k), 0);
+    t0 = li_time_mono_us();
+    li_err_clear(&e);
+    assert_int_equal(client_api_root(c, root, &j, &e), LI_EIO);
+    t0 = (li_time_mono_us() - t0) / 1000;
+    pthread_join(th, NULL);
+    assert_non_null(strstr(e.msg, "cancelled"));
+    assert_true(client_cancelled(c));
+    /* still cancelled: the next call makes no request at all */
+    {
+        unsigned long before = client_requests(c);
+        assert_int_equal(client_api_root(c, root, &j, &e), LI_EIO);
+        assert_int_equal(client_requests(c), before);
+    }
+    /* cleared: usable again (fails here only because nobody answers) */
+    atomic_store(&flag, 0);
+    assert_false(client_cancelled(c));
+    client_free(c);
+    return t0;
+}
+
+static void test_cancel(void **st)
+{
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+    struct canned cs;
+    char root[64];
+    int lfd;
+    int64_t ms;
+    (void)st;
+
+    /* A peer that takes the connection and never answers: the kernel
+     * completes the handshake in the backlog, nobody accepts. */
+    lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(lfd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(lfd, 8), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
+    snprintf(root, sizeof(root), "http://127.0.0.1:%d/api1/",
+             ntohs(a.sin_port));
+    ms = cancelled_call(root, 300);
+    assert_true(ms >= 250);
+    assert_true(ms < 3000); /* the transfer itself would wait 60 s */
+    close(lfd);
+
+    /* A peer that says "503, retry in 30 s": the wait is cut short. */
+    canned_start(&cs, answer_busy_long);
+    snprintf(root, sizeof(root), "http://127.0.0.1:%d/api1/", cs.port);
+    ms = cancelled_call(root, 300);
+    assert_true(ms < 3000);
+    assert_int_equal(cs.n, 1); /* no retry after the cancel */
+    canned_stop(&cs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -869,6 +1011,7 @@ int main(void)
         cmocka_unit_test(test_endpoints_and_urls),
         cmocka_unit_test(test_retries_counted),
         cmocka_unit_test(test_limits_and_drops),
+        cmocka_unit_test(test_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
