@@ -262,6 +262,7 @@ struct client_pager {
     char added_after[LI_TIME_MAX_LEN + 1]; /* "" when none */
     char *next;                            /* malloc'ed, NULL when none */
     char prev_last[LI_TIME_MAX_LEN + 1];   /* last page's Date-Added-Last */
+    uint64_t prev_sig;                     /* last page's client_page_sig */
     unsigned pages, empty_run;
     unsigned max_pages, max_empty;
 };
@@ -271,8 +272,14 @@ void client_pager_init(struct client_pager *pg, const char *added_after,
                        unsigned max_empty);
 void client_pager_release(struct client_pager *pg);
 int client_pager_step(struct client_pager *pg, int more, const char *next,
-                      size_t n_items, const char *date_first,
-                      const char *date_last, struct li_err *e);
+                      size_t n_items, uint64_t page_sig,
+                      const char *date_first, const char *date_last,
+                      struct li_err *e);
+/* A digest of a page's items (their count, and the id and version of the
+ * first and the last): a server may send the same `next` token on every page
+ * of one listing (medallion keeps one cursor per query), so a repeated token
+ * is a loop only when the page repeats too. */
+uint64_t client_page_sig(const json_t *items);
 
 /* URL helpers. client_url_join: base resolved against ref (RFC 3986, as a
  * browser would; ref may be absolute). client_url_dir: url with a trailing

@@ -7,6 +7,7 @@
  */
 #include "client/client.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,9 +38,46 @@ static int when(const char *s, int64_t *us)
     return li_time_parse(s, strlen(s), LI_TIME_ALLOW_OFFSET, us, NULL) ? -1 : 0;
 }
 
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    for (; s && *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    h ^= 0xff; /* separator: "ab","c" differs from "a","bc" */
+    h *= 1099511628211ULL;
+    return h;
+}
+
+static uint64_t item_sig(uint64_t h, const json_t *it)
+{
+    static const char *const keys[] = {"id", "modified", "created",
+                                       "version", "date_added", NULL};
+    if (json_is_string(it))
+        return fnv(h, json_string_value(it));
+    for (size_t i = 0; keys[i]; i++)
+        h = fnv(h, json_string_value(json_object_get(it, keys[i])));
+    return h;
+}
+
+uint64_t client_page_sig(const json_t *items)
+{
+    char num[32];
+    size_t n = json_array_size(items);
+    uint64_t h = 14695981039346656037ULL;
+    snprintf(num, sizeof(num), "%zu", n);
+    h = fnv(h, num);
+    if (n) {
+        h = item_sig(h, json_array_get(items, 0));
+        h = item_sig(h, json_array_get(items, n - 1));
+    }
+    return h;
+}
+
 int client_pager_step(struct client_pager *pg, int more, const char *next,
-                      size_t n_items, const char *date_first,
-                      const char *date_last, struct li_err *e)
+                      size_t n_items, uint64_t page_sig,
+                      const char *date_first, const char *date_last,
+                      struct li_err *e)
 {
     int64_t last, prev, after;
     int have_last = when(date_last, &last) == 0;
@@ -78,10 +116,12 @@ int client_pager_step(struct client_pager *pg, int more, const char *next,
         goto out;
     }
     if (next && *next) {
-        if (pg->next && !strcmp(pg->next, next)) {
+        /* the same token again is fine (medallion keeps one cursor per
+         * query); the same token with the same page is a loop */
+        if (pg->next && !strcmp(pg->next, next) && page_sig == pg->prev_sig) {
             rc = li_err_set(e, LI_EPARSE,
                             "no progress: the server sent the same next "
-                            "token twice");
+                            "token twice, with the same page");
             goto out;
         }
         free(pg->next);
@@ -107,6 +147,7 @@ int client_pager_step(struct client_pager *pg, int more, const char *next,
         pg->next = NULL;
     }
 out:
+    pg->prev_sig = page_sig;
     if (have_last)
         li_strlcpy(pg->prev_last, date_last, sizeof(pg->prev_last));
     return rc;

@@ -400,7 +400,8 @@ static int list(struct client *c, const char *base, const char *key,
         li_err_clear(&step_err);
         step =
             client_pager_step(&pg, page.more, next, json_array_size(page.items),
-                              cur->first, cur->last, &step_err);
+                              client_page_sig(page.items), cur->first,
+                              cur->last, &step_err);
         started = 0;
         if (step == 1) {
             if ((rc = page_url(c, nxt, base, &pg, f, e)))

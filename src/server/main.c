@@ -114,7 +114,7 @@ static void usage(FILE *f)
 "                          STIX 2.1 validation (for measurements)\n"
 "\n"
 "federation (links come from the policy document, docs/federation.md):\n"
-"  --sync-batch N          objects per pulled page / pushed batch [500]\n"
+"  --sync-batch N          objects per pulled page / pushed batch [1000]\n"
 "  --sync-ca-file FILE     extra CA bundle to verify peers' certificates\n"
 "\n"
 "limits (defaults in brackets):\n"
@@ -409,7 +409,7 @@ int main(int argc, char **argv)
     memset(&yo, 0, sizeof(yo));
     /* A pulled page is ingested as one envelope: keep it under
      * --max-objects. */
-    yo.batch = c.sync_batch ? c.sync_batch : 500;
+    yo.batch = c.sync_batch; /* 0: the sync default */
     if (yo.batch > c.lim.max_objects)
         yo.batch = (unsigned)c.lim.max_objects;
     yo.ca_file = c.sync_ca_file;

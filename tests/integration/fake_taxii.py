@@ -22,6 +22,8 @@ Scenarios (NAME) and their keys:
   nonext_same   more without next, always the same page and headers
   endless       a new next and fresh objects on every page, forever
   next_repeat   more with the same next token every time
+  cursor        medallion's way: one next token for the whole listing, a
+                server-side cursor that moves on with every request
   empty_more    more: true, no objects, a new next every time
   backwards     pages whose date_added goes back
   busy          `fail` (default: always) answers 429 (or code=503) with
@@ -110,6 +112,7 @@ class State:
         self.stats = {}
         self.expect_auth = None
         self.statuses = {}
+        self.cursor = 0  # the `cursor` scenario's position
         self.stopping = threading.Event()
 
     def st(self, name):
@@ -323,6 +326,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if name == "backwards":
             k = int(nxt or "0")
             return self.page([make_obj(k)], True, str(k + 1), ts(100 - k), ts(100 - k))
+        if name == "cursor":
+            with STATE.lock:
+                start = STATE.cursor if nxt == "cursor-token" else 0
+                STATE.cursor = start + page
+            chunk = allobjs[start:start + page]
+            more = start + page < len(allobjs)
+            return self.page([o for _, o in chunk], more, "cursor-token" if more else None,
+                             ts(da(chunk[0][0])) if chunk else None,
+                             ts(da(chunk[-1][0])) if chunk else None)
         if nxt:
             start = int(nxt)
             if kv.get("slownext"):

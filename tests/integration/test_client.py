@@ -155,6 +155,28 @@ def fake_paging_with_next():
 
 
 @case
+def fake_one_next_token_for_the_whole_listing():
+    # medallion sends the same `next` on every page of a listing (one
+    # server-side cursor per query); that is not a loop while pages change
+    reset()
+    (rc, out, err, _), objs = pull_fake("cursor,n=25,page=10")
+    eq(rc, 0, err)
+    eq([o["name"] for o in objs], ["fake %d" % i for i in range(25)], "objects in order")
+
+
+@case
+def pull_to_dev_null():
+    # not a regular file: nothing to truncate or fsync, and --state refuses it
+    reset()
+    rc, out, err, _ = cli("pull", fake("ok,n=25,page=10"), "c1", "--out", "/dev/null", *FAST)
+    eq(rc, 0, err)
+    check("25 objects" in err, err)
+    fails_clearly(cli("pull", fake("ok,n=25,page=10"), "c1", "--out", "/dev/null",
+                      "--state", os.path.join(TMP, "devnull.state"), *FAST),
+                  "regular file", rc=2)
+
+
+@case
 def fake_keep_alive_one_connection():
     reset()
     (rc, out, err, _), objs = pull_fake("ok,n=100,page=5")

@@ -254,25 +254,54 @@ static void test_backoff(void **st)
 #define T2 "2024-01-01T00:00:02.000000Z"
 #define T3 "2024-01-01T00:00:03Z"
 
+static void test_page_sig(void **st)
+{
+    json_t *a = json_loads("[{\"id\":\"x--1\",\"modified\":\"m1\"},"
+                           "{\"id\":\"x--2\",\"modified\":\"m2\"}]", 0, NULL);
+    json_t *b = json_loads("[{\"id\":\"x--1\",\"modified\":\"m1\"},"
+                           "{\"id\":\"x--3\",\"modified\":\"m2\"}]", 0, NULL);
+    json_t *c = json_loads("[{\"id\":\"x--1\",\"modified\":\"m1\"},"
+                           "{\"id\":\"x--2\",\"modified\":\"m3\"}]", 0, NULL);
+    json_t *v = json_loads("[\"t1\",\"t2\"]", 0, NULL);
+    json_t *w = json_loads("[\"t1\",\"t3\"]", 0, NULL);
+    json_t *empty = json_array();
+    (void)st;
+    assert_true(client_page_sig(a) == client_page_sig(a));
+    assert_true(client_page_sig(a) != client_page_sig(b)); /* another id */
+    assert_true(client_page_sig(a) != client_page_sig(c)); /* another version */
+    assert_true(client_page_sig(v) != client_page_sig(w)); /* versions lists */
+    assert_true(client_page_sig(a) != client_page_sig(empty));
+    assert_true(client_page_sig(NULL) == client_page_sig(empty));
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    json_decref(v);
+    json_decref(w);
+    json_decref(empty);
+}
+
 static void test_pager_next_chain(void **st)
 {
     struct client_pager pg;
     struct li_err e;
     (void)st;
     client_pager_init(&pg, NULL, NULL, 100, 3);
-    assert_int_equal(client_pager_step(&pg, 1, "a", 10, T1, T1, &e), 1);
+    assert_int_equal(client_pager_step(&pg, 1, "a", 10, 0, T1, T1, &e), 1);
     assert_string_equal(pg.next, "a");
-    assert_int_equal(client_pager_step(&pg, 1, "b", 10, T2, T2, &e), 1);
+    assert_int_equal(client_pager_step(&pg, 1, "b", 10, 1, T2, T2, &e), 1);
     assert_string_equal(pg.next, "b");
-    /* the same token again: a loop */
+    /* the same token with another page: a server cursor (medallion) */
+    assert_int_equal(client_pager_step(&pg, 1, "b", 10, 2, T2, T2, &e), 1);
+    assert_int_equal(client_pager_step(&pg, 1, "b", 10, 3, T3, T3, &e), 1);
+    /* the same token with the same page again: a loop */
     li_err_clear(&e);
-    assert_int_equal(client_pager_step(&pg, 1, "b", 10, T3, T3, &e), LI_EPARSE);
+    assert_int_equal(client_pager_step(&pg, 1, "b", 10, 3, T3, T3, &e), LI_EPARSE);
     assert_non_null(strstr(e.msg, "same next"));
     client_pager_release(&pg);
     /* done */
     client_pager_init(&pg, NULL, "start", 100, 3);
     assert_string_equal(pg.next, "start");
-    assert_int_equal(client_pager_step(&pg, 0, NULL, 3, T1, T1, &e), 0);
+    assert_int_equal(client_pager_step(&pg, 0, NULL, 3, 0, T1, T1, &e), 0);
     assert_int_equal(pg.pages, 1);
     client_pager_release(&pg);
 }
@@ -284,34 +313,34 @@ static void test_pager_added_after(void **st)
     (void)st;
     client_pager_init(&pg, "2023-01-01T00:00:00Z", NULL, 100, 3);
     /* more without next: continue from Date-Added-Last */
-    assert_int_equal(client_pager_step(&pg, 1, NULL, 5, T1, T2, &e), 1);
+    assert_int_equal(client_pager_step(&pg, 1, NULL, 5, 0, T1, T2, &e), 1);
     assert_string_equal(pg.added_after, T2);
     assert_null(pg.next);
     /* the same Date-Added-Last again: no progress (also written otherwise) */
     li_err_clear(&e);
     assert_int_equal(
-        client_pager_step(&pg, 1, NULL, 5, T2, "2024-01-01T00:00:02Z", &e),
+        client_pager_step(&pg, 1, NULL, 5, 0, T2, "2024-01-01T00:00:02Z", &e),
         LI_EPARSE);
     assert_non_null(strstr(e.msg, "no progress"));
     client_pager_release(&pg);
     /* no header at all */
     client_pager_init(&pg, NULL, NULL, 100, 3);
     li_err_clear(&e);
-    assert_int_equal(client_pager_step(&pg, 1, NULL, 5, "", "", &e), LI_EPARSE);
+    assert_int_equal(client_pager_step(&pg, 1, NULL, 5, 0, "", "", &e), LI_EPARSE);
     assert_non_null(strstr(e.msg, "neither next"));
     client_pager_release(&pg);
     /* a header that is not a timestamp counts as none */
     client_pager_init(&pg, NULL, NULL, 100, 3);
-    assert_int_equal(client_pager_step(&pg, 1, NULL, 5, "x", "yesterday", &e),
+    assert_int_equal(client_pager_step(&pg, 1, NULL, 5, 0, "x", "yesterday", &e),
                      LI_EPARSE);
     client_pager_release(&pg);
     /* from next to added_after mode: next is dropped */
     client_pager_init(&pg, NULL, NULL, 100, 3);
-    assert_int_equal(client_pager_step(&pg, 1, "tok", 5, T1, T1, &e), 1);
-    assert_int_equal(client_pager_step(&pg, 1, NULL, 5, T2, T2, &e), 1);
+    assert_int_equal(client_pager_step(&pg, 1, "tok", 5, 0, T1, T1, &e), 1);
+    assert_int_equal(client_pager_step(&pg, 1, NULL, 5, 0, T2, T2, &e), 1);
     assert_null(pg.next);
     assert_string_equal(pg.added_after, T2);
-    assert_int_equal(client_pager_step(&pg, 1, "tok2", 5, T3, T3, &e), 1);
+    assert_int_equal(client_pager_step(&pg, 1, "tok2", 5, 0, T3, T3, &e), 1);
     assert_string_equal(pg.next, "tok2");
     client_pager_release(&pg);
 }
@@ -327,37 +356,37 @@ static void test_pager_caps(void **st)
     client_pager_init(&pg, NULL, NULL, 5, 3);
     for (i = 1; i < 5; i++) {
         snprintf(tok, sizeof(tok), "t%u", i);
-        assert_int_equal(client_pager_step(&pg, 1, tok, 1, "", "", &e), 1);
+        assert_int_equal(client_pager_step(&pg, 1, tok, 1, 0, "", "", &e), 1);
     }
     li_err_clear(&e);
-    assert_int_equal(client_pager_step(&pg, 1, "t5", 1, "", "", &e), LI_ELIMIT);
+    assert_int_equal(client_pager_step(&pg, 1, "t5", 1, 0, "", "", &e), LI_ELIMIT);
     assert_non_null(strstr(e.msg, "5 pages"));
     client_pager_release(&pg);
     /* ...but a 5th page that ends the listing is fine */
     client_pager_init(&pg, NULL, NULL, 5, 3);
     for (i = 1; i < 5; i++) {
         snprintf(tok, sizeof(tok), "t%u", i);
-        assert_int_equal(client_pager_step(&pg, 1, tok, 1, "", "", &e), 1);
+        assert_int_equal(client_pager_step(&pg, 1, tok, 1, 0, "", "", &e), 1);
     }
-    assert_int_equal(client_pager_step(&pg, 0, NULL, 1, "", "", &e), 0);
+    assert_int_equal(client_pager_step(&pg, 0, NULL, 1, 0, "", "", &e), 0);
     client_pager_release(&pg);
     /* empty pages with more: 2 in a row allowed with max 3, a full page
      * resets the run */
     client_pager_init(&pg, NULL, NULL, 100, 3);
-    assert_int_equal(client_pager_step(&pg, 1, "a", 0, "", "", &e), 1);
-    assert_int_equal(client_pager_step(&pg, 1, "b", 0, "", "", &e), 1);
-    assert_int_equal(client_pager_step(&pg, 1, "c", 4, "", "", &e), 1);
-    assert_int_equal(client_pager_step(&pg, 1, "d", 0, "", "", &e), 1);
-    assert_int_equal(client_pager_step(&pg, 1, "e", 0, "", "", &e), 1);
+    assert_int_equal(client_pager_step(&pg, 1, "a", 0, 0, "", "", &e), 1);
+    assert_int_equal(client_pager_step(&pg, 1, "b", 0, 0, "", "", &e), 1);
+    assert_int_equal(client_pager_step(&pg, 1, "c", 4, 0, "", "", &e), 1);
+    assert_int_equal(client_pager_step(&pg, 1, "d", 0, 0, "", "", &e), 1);
+    assert_int_equal(client_pager_step(&pg, 1, "e", 0, 0, "", "", &e), 1);
     li_err_clear(&e);
-    assert_int_equal(client_pager_step(&pg, 1, "f", 0, "", "", &e), LI_EPARSE);
+    assert_int_equal(client_pager_step(&pg, 1, "f", 0, 0, "", "", &e), LI_EPARSE);
     assert_non_null(strstr(e.msg, "sent nothing"));
     client_pager_release(&pg);
     /* date_added going backwards */
     client_pager_init(&pg, NULL, NULL, 100, 3);
-    assert_int_equal(client_pager_step(&pg, 1, "a", 1, T2, T2, &e), 1);
-    assert_int_equal(client_pager_step(&pg, 1, "b", 1, T2, T2, &e), 1);
-    assert_int_equal(client_pager_step(&pg, 1, "c", 1, T1, T1, &e), LI_EPARSE);
+    assert_int_equal(client_pager_step(&pg, 1, "a", 1, 0, T2, T2, &e), 1);
+    assert_int_equal(client_pager_step(&pg, 1, "b", 1, 0, T2, T2, &e), 1);
+    assert_int_equal(client_pager_step(&pg, 1, "c", 1, 0, T1, T1, &e), LI_EPARSE);
     client_pager_release(&pg);
 }
 
@@ -1000,6 +1029,7 @@ int main(void)
         cmocka_unit_test(test_objlist_forms),
         cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_page_sig),
         cmocka_unit_test(test_pager_next_chain),
         cmocka_unit_test(test_pager_added_after),
         cmocka_unit_test(test_pager_caps),
