@@ -43,6 +43,39 @@ int jsonx_check_shape(const char *p, size_t n, int max_depth,
     return 0;
 }
 
+static int tree_walk(const json_t *v, int depth, int max_depth,
+                     size_t *left)
+{
+    const char *k;
+    json_t *x;
+    size_t i;
+
+    if (*left == 0)
+        return LI_ELIMIT;
+    --*left; /* every value counts, as 1 + containers + commas on text */
+    if (!json_is_object(v) && !json_is_array(v))
+        return 0;
+    if (depth >= max_depth)
+        return LI_ELIMIT;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x)
+            if (tree_walk(x, depth + 1, max_depth, left))
+                return LI_ELIMIT;
+    } else {
+        json_array_foreach(v, i, x)
+            if (tree_walk(x, depth + 1, max_depth, left))
+                return LI_ELIMIT;
+    }
+    return 0;
+}
+
+int jsonx_check_tree(const json_t *v, int max_depth, size_t max_values)
+{
+    size_t left = max_values;
+
+    return tree_walk(v, 0, max_depth, &left);
+}
+
 int jsonx_parse(const char *p, size_t n, int max_depth, json_t **out,
                 struct li_err *e)
 {

@@ -30,6 +30,12 @@ int jsonx_check_shape(const char *p, size_t n, int max_depth,
  * jansson, so this bounds one parse to some tens of MB. */
 #define JSONX_DEFAULT_MAX_VALUES 500000u
 
+/* For a tree parsed elsewhere: 0 when v nests arrays and objects at most
+ * max_depth deep and holds at most max_values values in all (the limits
+ * jsonx_check_shape applies to text), else LI_ELIMIT. Recursion is bounded
+ * by max_depth. */
+int jsonx_check_tree(const json_t *v, int max_depth, size_t max_values);
+
 /* Parse n bytes into a new value (caller json_decref()s *out). Duplicate keys
  * are rejected; nesting is limited to max_depth and the value count to
  * JSONX_DEFAULT_MAX_VALUES. Errors: LI_ELIMIT (depth or count, with which

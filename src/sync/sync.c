@@ -250,8 +250,8 @@ static void types_csv(const struct policy_doc_link *l, char *out, size_t sz)
 #define SYNC_PULL_QUEUE 4 /* jobs between the fetch and the checkpoint */
 
 struct pull_job {
-    char *body; /* the envelope text (owned); NULL: an empty page */
-    size_t len;
+    json_t *env; /* the envelope {"objects": the page's items} (a
+                    reference of ours); NULL: an empty page */
     char last[48]; /* the page's X-TAXII-Date-Added-Last, "" if none */
     int barrier;
     int done;
@@ -300,8 +300,7 @@ static void pull_ingest(struct pull_ctx *pc, struct pull_job *j)
     req.path = pc->path;
     req.accept = TAXII_MEDIA;
     req.content_type = TAXII_MEDIA;
-    req.body = j->body;
-    req.body_len = j->len;
+    req.envelope = j->env; /* parsed once, by the client */
     req.who = &pc->who;
     rc = taxii_handle(y->t, &req, &resp);
     if (rc == 0 && resp.status != 202) {
@@ -400,7 +399,7 @@ static int pull_retire(struct pull_ctx *pc, int wait, struct li_err *e)
                            sizeof(pc->st->pull_after));
             moved = 1;
         }
-        free(j->body);
+        json_decref(j->env);
         memset(j, 0, sizeof(*j));
         pc->head++;
     }
@@ -458,21 +457,13 @@ static int pull_page(void *arg, const struct client_page *pg, struct li_err *e)
     if (stopping(pc->w))
         return li_err_set(e, LI_EBUSY, "stopping");
     if (json_array_size(pg->items) > 0) {
-        if (pg->raw && pg->raw_len) {
-            /* the page itself is an envelope ({"objects": [...], "more"
-             * ...}): ingest its text as it came, once parsed by taxii */
-            j.body = li_xmalloc(pg->raw_len + 1);
-            memcpy(j.body, pg->raw, pg->raw_len);
-            j.body[pg->raw_len] = '\0';
-            j.len = pg->raw_len;
-        } else {
-            json_t *env = json_pack("{sO}", "objects", (json_t *)pg->items);
-            j.body = env ? json_dumps(env, JSON_COMPACT) : NULL;
-            json_decref(env);
-            if (!j.body)
-                return li_err_set(e, LI_ENOMEM, "out of memory");
-            j.len = strlen(j.body);
-        }
+        /* the items the client parsed (with the same nesting and value
+         * limits ingest checks again): ingest does not parse them twice.
+         * jansson's reference counts are atomic, so the ingest thread may
+         * drop this reference. */
+        j.env = json_pack("{sO}", "objects", (json_t *)pg->items);
+        if (!j.env)
+            return li_err_set(e, LI_ENOMEM, "out of memory");
         j.barrier = has_mdef(pg->items);
     } else {
         j.done = 1; /* nothing to ingest; its checkpoint still counts */
@@ -486,15 +477,15 @@ static int pull_page(void *arg, const struct client_page *pg, struct li_err *e)
         rc = pc->fail_rc;
     }
     if (rc) {
-        free(j.body);
+        json_decref(j.env);
         return rc;
     }
-    if (j.body && pc->n_th == 0) {
+    if (j.env && pc->n_th == 0) {
         while (pc->n_th < SYNC_PULL_THREADS &&
                pthread_create(&pc->th[pc->n_th], NULL, pull_thread, pc) == 0)
             pc->n_th++;
         if (pc->n_th == 0) {
-            free(j.body);
+            json_decref(j.env);
             return li_err_set(e, LI_EIO, "sync: cannot start a thread");
         }
     }

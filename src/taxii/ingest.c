@@ -323,12 +323,22 @@ void taxii_post_objects(struct taxii_ctx *c)
     }
     now = li_time_now_us();
     li_time_format(now, 6, request_ts);
-    if (!req->body || !req->body_len) {
+    if (req->envelope) {
+        rc = jsonx_check_tree(req->envelope, lim->max_json_depth,
+                              JSONX_DEFAULT_MAX_VALUES);
+        if (rc)
+            li_err_set(&e, rc, "JSON nests deeper than %d levels or holds "
+                               "more than %u values",
+                       lim->max_json_depth, JSONX_DEFAULT_MAX_VALUES);
+        else
+            root = json_incref((json_t *)req->envelope);
+    } else if (!req->body || !req->body_len) {
         taxii_fail(resp, TAXII_C_BAD_BODY, "the request has no body");
         goto out;
+    } else {
+        rc = jsonx_parse(req->body, req->body_len, lim->max_json_depth, &root,
+                         &e);
     }
-    rc = jsonx_parse(req->body, req->body_len, lim->max_json_depth, &root,
-                     &e);
     if (rc == LI_ELIMIT) {
         /* too deep, or too many values (jsonx_parse says which) */
         taxii_fail(resp, TAXII_C_TOO_DEEP, "%s", e.msg);

@@ -76,6 +76,10 @@ struct taxii_req {
     const char *content_type;   /* Content-Type header or NULL */
     const char *body;           /* request body (POST) or NULL */
     size_t body_len;
+    /* A POST envelope the caller has already parsed (a federation link
+     * passes the page its client parsed), used instead of body; borrowed.
+     * Held to the same nesting and value limits as a parsed body. */
+    const json_t *envelope;
     const struct policy_principal *who;  /* authenticated requester */
     /* The snapshot who was authenticated under (policy_authenticate_snap),
      * borrowed for the call; NULL: taxii_handle() acquires the current

@@ -172,6 +172,17 @@ static void test_json_depth_and_order(void **st)
     assert_int_equal(jsonx_check_shape("[1,2,3]", 7, 8, 4), 0);
     assert_int_equal(jsonx_check_shape("[1,2,3]", 7, 8, 3), LI_ELIMIT);
     assert_int_equal(jsonx_check_shape("[\",,,\"]", 7, 8, 2), 0);
+    /* the same limits on a tree parsed elsewhere */
+    {
+        json_t *t = json_loads(deep, 0, NULL);
+        json_t *l = json_loads("[1,2,3]", 0, NULL);
+        assert_int_equal(jsonx_check_tree(t, 4, 100), 0);
+        assert_int_equal(jsonx_check_tree(t, 3, 100), LI_ELIMIT);
+        assert_int_equal(jsonx_check_tree(l, 8, 4), 0);
+        assert_int_equal(jsonx_check_tree(l, 8, 3), LI_ELIMIT);
+        json_decref(t);
+        json_decref(l);
+    }
     {
         /* a body of many tiny values hits the parse-wide cap */
         size_t k, nv = JSONX_DEFAULT_MAX_VALUES + 10;
