@@ -252,6 +252,24 @@ policy b "hub-a" "{\"id\":\"b-from-a\",\"peer\":\"hub-a\",\"url\":\"$URL_a\",\"r
     setupfail "policy with the pull link at B"
 status=0
 ca0=$(cpu "$PID_a")
+# report WHAT HUB HUB-NAME WAIT-STATUS GOT T0 T1 NOTE CPU-LINE: one result
+# (the last object must be at HUB); sets status=1 when it did not finish.
+report() {
+    if [ "$4" -eq 0 ]; then
+        printf "%-18s" "$1"; rate "$N" "$6" "$7"
+        echo "  $(target "$N" "$6" "$7")$8"
+        echo "  $9"
+        code=$(have "$2")
+        [ "$code" = ok ] || { echo "bench_sync: the last object ($LAST) is not at $3"; status=1; }
+    elif [ "$4" -eq 1 ]; then
+        printf "%-18sNOT FINISHED in the budget: %s of %s objects after " "$1" "${5:-0}" "$N"
+        awk -v a="$6" -v b="$7" 'BEGIN { printf "%.1fs\n", b - a }'
+        status=1
+    else
+        fail "$1: link error: $LASTERR"
+    fi
+}
+
 t0=$(now)
 start b
 waitfor b b-from-a pulled "$N"
@@ -260,19 +278,8 @@ t1=$(now)
 cb=$(cpu "$PID_b")
 ca=$(($(cpu "$PID_a") - ca0))
 got=$(field b b-from-a pulled)
-if [ $w -eq 0 ]; then
-    printf "pull A -> B       "; rate "$N" "$t0" "$t1"
-    echo "  $(target "$N" "$t0" "$t1")"
-    echo "  $(cpuline "B (pulling, storing)" "$cb" "$N"); $(cpuline "A (serving)" "$ca" "$N")"
-    code=$(have b)
-    [ "$code" = ok ] || { echo "bench_sync: the last object ($LAST) is not at B"; status=1; }
-elif [ $w -eq 1 ]; then
-    printf "pull A -> B       NOT FINISHED in the budget: %s of %s objects after " "${got:-0}" "$N"
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1fs\n", b - a }'
-    status=1
-else
-    fail "pull link error: $LASTERR"
-fi
+report "pull A -> B" b B $w "$got" "$t0" "$t1" "" \
+    "$(cpuline "B (pulling, storing)" "$cb" "$N"); $(cpuline "A (serving)" "$ca" "$N")"
 kill "$PID_b" 2>/dev/null
 
 # ---- push: hub C ----------------------------------------------------------
@@ -291,19 +298,9 @@ if [ "$DOPUSH" = 1 ] && [ $status -eq 0 ]; then
     ca=$(($(cpu "$PID_a") - ca0))
     cc=$(($(cpu "$PID_c") - cc0))
     got=$(field a a-to-c pushed)
-    if [ $w -eq 0 ]; then
-        printf "push A -> C       "; rate "$N" "$t0" "$t1"
-        echo "  $(target "$N" "$t0" "$t1") (from the policy apply; liaisond looks every 1 s)"
-        echo "  $(cpuline "A (reading, pushing)" "$ca" "$N"); $(cpuline "C (storing)" "$cc" "$N")"
-        code=$(have c)
-        [ "$code" = ok ] || { echo "bench_sync: the last object ($LAST) is not at C"; status=1; }
-    elif [ $w -eq 1 ]; then
-        printf "push A -> C       NOT FINISHED in the budget: %s of %s objects after " "${got:-0}" "$N"
-        awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1fs\n", b - a }'
-        status=1
-    else
-        fail "push link error: $LASTERR"
-    fi
+    report "push A -> C" c C $w "$got" "$t0" "$t1" \
+        " (from the policy apply; liaisond looks every 1 s)" \
+        "$(cpuline "A (reading, pushing)" "$ca" "$N"); $(cpuline "C (storing)" "$cc" "$N")"
 elif [ "$DOPUSH" = 1 ]; then
     echo "push A -> C       skipped (the pull did not finish)"
 fi
