@@ -28,15 +28,30 @@
 /* Schema                                                              */
 /* ------------------------------------------------------------------ */
 
-/* Objects: date_added (the hub's strictly increasing clock) is the rowid, so
- * rows are appended in date_added order and a page is a range scan of
- * objects_coll. The versions of an id are found through the in-memory id
- * index (sqlite_idx.c), keyed on idh, a keyed hash of stix_id that
- * objects_coll covers so the index is rebuilt without reading the rows;
+/* Objects: the rowid okey is SQ_OKEY(coll_id, date_added), date_added being
+ * the hub's strictly increasing clock, so each collection's rows are
+ * appended at the end of its own range and a page is one range scan of the
+ * table. The versions of an id are found through the in-memory id index
+ * (sqlite_idx.c), keyed on idh, a keyed hash of stix_id that objects_added
+ * covers (with okey), so the index is rebuilt without reading the rows;
  * vflags (SQ_VF_*) says whether other versions exist. json is the last
- * column so that reading the others never touches it (in a store made by
- * schema 1, idh was added after it: see migrate()). objects_coll and the
- * removal of schema 1's indexes are in migrate(). */
+ * column so that reading the others never touches it. objects_added and
+ * the upgrade of schemas 1 and 2 are in migrate(). */
+#define OBJECTS_TABLE_SQL \
+    "CREATE TABLE IF NOT EXISTS objects(" \
+    " okey INTEGER PRIMARY KEY," /* SQ_OKEY(coll_id, date_added) */ \
+    " date_added INTEGER NOT NULL," \
+    " coll_id INTEGER NOT NULL REFERENCES collections(id)," \
+    " vflags INTEGER NOT NULL," \
+    " version_us INTEGER NOT NULL," /* STORE_NO_VERSION as is */ \
+    " submitter INTEGER NOT NULL," \
+    " marking_set INTEGER NOT NULL," \
+    " stix_id TEXT NOT NULL," \
+    " type TEXT NOT NULL," \
+    " spec_version TEXT NOT NULL," \
+    " idh INTEGER NOT NULL," \
+    " json TEXT NOT NULL);"
+
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta("
     " key TEXT PRIMARY KEY, ival INTEGER, bval BLOB) WITHOUT ROWID;"
@@ -77,18 +92,7 @@ static const char schema_sql[] =
     " can_read INTEGER NOT NULL,"
     " can_write INTEGER NOT NULL,"
     " PRIMARY KEY(partner_id, collection_id)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS objects("
-    " date_added INTEGER PRIMARY KEY,"
-    " coll_id INTEGER NOT NULL REFERENCES collections(id),"
-    " vflags INTEGER NOT NULL,"
-    " version_us INTEGER NOT NULL," /* STORE_NO_VERSION as is */
-    " submitter INTEGER NOT NULL,"
-    " marking_set INTEGER NOT NULL,"
-    " stix_id TEXT NOT NULL,"
-    " type TEXT NOT NULL,"
-    " spec_version TEXT NOT NULL,"
-    " idh INTEGER NOT NULL,"
-    " json TEXT NOT NULL);"
+    OBJECTS_TABLE_SQL
     "CREATE TABLE IF NOT EXISTS status("
     " api_root_id INTEGER NOT NULL,"
     " id TEXT NOT NULL,"
@@ -552,7 +556,7 @@ int64_t sq_clock_next(struct store *s)
 /* The rows of (?1 coll_id, ?2 stix_id), for the statements below: the id
  * index gives the candidates, the stored stix_id decides. */
 #define SQ_VERSIONS_OF                                                        \
-    " date_added IN (SELECT r FROM li_ver WHERE coll=?1 AND id=?2)"           \
+    " okey IN (SELECT r FROM li_ver WHERE coll=?1 AND id=?2)"                 \
     " AND coll_id=?1 AND stix_id=?2"
 
 int sq_vflags_fix(struct store *s, int64_t coll_id, const char *stix_id,
@@ -643,6 +647,10 @@ static int put_one(struct store *s, const struct sq_job *j,
     const char *spec = o->spec_version ? o->spec_version : "2.1";
     int64_t idh = sq_idx_idh(s->idx, o->stix_id);
 
+    if (j->coll_id < 1 || j->coll_id > SQ_COLL_MAX)
+        return li_err_set(e, LI_ENOTFOUND, "store: no collection %lld",
+                          (long long)j->coll_id);
+
     /* All versions of the id (none, the common case, costs no SQL):
      * duplicate? older/newer versions? */
     if (!sq_idx_has(s->idx, j->coll_id, idh))
@@ -682,12 +690,17 @@ insert:
     rc = sq_stmt(s->wdb, &s->wcache,
                  "INSERT INTO objects(date_added, coll_id, vflags, version_us,"
                  " submitter, marking_set, stix_id, type, spec_version, idh,"
-                 " json) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 " json, okey)"
+                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                  &st, e);
     if (rc)
         goto out;
     {
         int64_t when = sq_clock_next(s);
+        if (when < 0 || when > SQ_T_MAX) {
+            rc = li_err_set(e, LI_EIO, "store: the clock is out of range");
+            goto out;
+        }
         sqlite3_bind_int64(st, 1, when);
         sqlite3_bind_int64(st, 2, j->coll_id);
         sqlite3_bind_int(st, 3,
@@ -700,13 +713,14 @@ insert:
         sqlite3_bind_text(st, 9, spec, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 10, idh);
         sqlite3_bind_text(st, 11, o->json, (int)o->json_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 12, SQ_OKEY(j->coll_id, when));
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE) {
             rc = sq_fail(e, s->wdb, rc, "put: insert");
             goto out;
         }
-        pend_add(s, j->coll_id, idh, when);
+        pend_add(s, j->coll_id, idh, SQ_OKEY(j->coll_id, when));
         *result = STORE_ADDED;
         *added = when;
     }
@@ -1017,41 +1031,69 @@ static int idx_key(struct store *s, unsigned char key[SQ_IDX_KEY_BYTES],
     return rc == SQLITE_OK ? 0 : sq_fail(e, s->wdb, rc, "id hash key");
 }
 
-/* Schema 1 -> 2: objects gets idh (filled by li_idh()), and the random-key
- * UNIQUE index objects_version gives way to the id index in memory. Runs
- * in schema_init's transaction; a no-op on a schema 2 store. */
-static int migrate(struct store *s, struct li_err *e)
+/* 1 when table objects has column col. */
+static int has_column(struct store *s, const char *col, int *out,
+                      struct li_err *e)
 {
     sqlite3_stmt *st = NULL;
-    int have_idh = 0;
     int rc = sqlite3_prepare_v2(s->wdb,
                                 "SELECT 1 FROM pragma_table_info('objects')"
-                                " WHERE name='idh'",
+                                " WHERE name=?1",
                                 -1, &st, NULL);
 
     if (rc != SQLITE_OK)
         return sq_fail(e, s->wdb, rc, "migrate");
+    sqlite3_bind_text(st, 1, col, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
-    have_idh = rc == SQLITE_ROW;
+    *out = rc == SQLITE_ROW;
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sq_fail(e, s->wdb, rc, "migrate");
-    if (!have_idh) {
-        li_info("store: upgrading %s to schema 2 (id index in memory)",
+    return 0;
+}
+
+/* Schemas 1 and 2 -> 3: the rows are keyed by okey (collection, then
+ * date_added) instead of date_added, so that a collection's rows are one
+ * range of the table; idh (filled by li_idh() for schema 1) feeds the id
+ * index in memory, which replaces the random-key UNIQUE index
+ * objects_version. The table is copied once. Runs in schema_init's
+ * transaction; a no-op on a schema 3 store. */
+static int migrate(struct store *s, struct li_err *e)
+{
+    char sql[1024];
+    int have_okey = 0, have_idh = 0;
+    int rc = has_column(s, "okey", &have_okey, e);
+
+    if (rc == 0 && !have_okey)
+        rc = has_column(s, "idh", &have_idh, e);
+    if (rc)
+        return rc;
+    if (!have_okey) {
+        li_info("store: upgrading %s to schema 3 (rows clustered by "
+                "collection, id index in memory)",
                 s->path);
-        rc = sq_exec(s->wdb,
-                     "ALTER TABLE objects ADD COLUMN idh INTEGER NOT NULL"
-                     " DEFAULT 0;"
-                     "UPDATE objects SET idh=li_idh(stix_id);",
-                     e);
+        snprintf(sql, sizeof(sql),
+                 "DROP INDEX IF EXISTS objects_version;"
+                 "DROP INDEX IF EXISTS objects_added;"
+                 "DROP INDEX IF EXISTS objects_coll;"
+                 "ALTER TABLE objects RENAME TO objects_old;"
+                 "%s"
+                 "INSERT INTO objects(okey, date_added, coll_id, vflags,"
+                 " version_us, submitter, marking_set, stix_id, type,"
+                 " spec_version, idh, json)"
+                 " SELECT (coll_id << %d) | date_added, date_added, coll_id,"
+                 " vflags, version_us, submitter, marking_set, stix_id, type,"
+                 " spec_version, %s, json FROM objects_old;"
+                 "DROP TABLE objects_old;",
+                 OBJECTS_TABLE_SQL, SQ_OKEY_SHIFT,
+                 have_idh ? "idh" : "li_idh(stix_id)");
+        rc = sq_exec(s->wdb, sql, e);
         if (rc)
             return rc;
     }
     return sq_exec(s->wdb,
-                   "CREATE INDEX IF NOT EXISTS objects_coll"
-                   " ON objects(coll_id, date_added, idh);"
-                   "DROP INDEX IF EXISTS objects_version;"
-                   "DROP INDEX IF EXISTS objects_added;",
+                   "CREATE INDEX IF NOT EXISTS objects_added"
+                   " ON objects(date_added, idh);",
                    e);
 }
 

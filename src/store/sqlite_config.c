@@ -511,6 +511,12 @@ static int coll_add_tx(struct store *s, void *ctx, struct li_err *e)
         li_err_set(e, LI_EEXIST,
                    "store: collection %s or alias '%s' already exists", a->uuid,
                    opt(a->alias));
+    /* its objects' okey holds the collection id in 11 bits */
+    if (rc == 0 && sqlite3_last_insert_rowid(s->wdb) > SQ_COLL_MAX)
+        rc = li_err_set(e, LI_ELIMIT,
+                        "store: at most %d collections can ever be made in "
+                        "one store",
+                        SQ_COLL_MAX);
     return rc;
 }
 

@@ -5,12 +5,13 @@
  * Why: finding an object's versions through an SQLite index keyed on the
  * random UUID of its id dirtied a random 4 KiB page per stored object (about
  * 7 KB of WAL per 500-byte object, the largest cost of ingest at scale; see
- * docs/store.md and ../shared/PERFORMANCE.md). Rows are appended in
- * date_added (rowid) order instead, and the versions of (collection, id) are
- * found here: an open-addressing hash table of {key, rowid} entries, where
- * key = mix(coll_id, idh) and idh is a keyed SipHash of the id (kept in the
- * row, so the table is rebuilt from the covering index objects_coll without
- * reading a single JSON text). The table gives candidate rowids; SQL then
+ * docs/store.md and ../shared/PERFORMANCE.md). Rows are appended (each
+ * collection at the end of its own okey range) instead, and the versions of
+ * (collection, id) are found here: open-addressing hash tables of {key
+ * fingerprint, rowid (okey)} entries, where key = mix(coll_id, idh) and idh
+ * is a keyed SipHash of the id (kept in the row, so the tables are rebuilt
+ * from the covering index objects_added without reading a single JSON
+ * text). The table gives candidate rowids; SQL then
  * compares the stored stix_id, so a hash collision can never confuse two ids.
  *
  * Staleness is always on the safe side: an entry whose row is gone (deleted,
@@ -301,7 +302,7 @@ void sq_idx_committed(struct sq_idx *x, int64_t upto)
     pthread_rwlock_unlock(&x->lk);
 }
 
-/* Step a catch-up statement: (date_added, coll_id, idh) rows. */
+/* Step a catch-up statement: (date_added, okey, idh) rows. */
 static int catchup_rows(struct sq_idx *x, sqlite3 *db, sqlite3_stmt *st,
                         int64_t after, int full, struct li_err *e)
 {
@@ -311,16 +312,16 @@ static int catchup_rows(struct sq_idx *x, sqlite3 *db, sqlite3_stmt *st,
     if (!full)
         sqlite3_bind_int64(st, 1, after);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t r = sqlite3_column_int64(st, 0);
+        int64_t t = sqlite3_column_int64(st, 0);
+        int64_t r = sqlite3_column_int64(st, 1);
         if (!locked) {
             pthread_rwlock_wrlock(&x->lk);
             locked = 1;
         }
-        add_locked(x, ikey(sqlite3_column_int64(st, 1),
-                           sqlite3_column_int64(st, 2)),
+        add_locked(x, ikey(r >> SQ_OKEY_SHIFT, sqlite3_column_int64(st, 2)),
                    r);
-        if (r > top)
-            top = r;
+        if (t > top)
+            top = t;
     }
     if (rc != SQLITE_DONE) {
         rc = sq_fail(e, db, rc, "id index");
@@ -355,16 +356,16 @@ int sq_idx_catchup(struct sq_idx *x, sqlite3 *db, struct sq_cache *c,
     if (!loaded) {
         /* The first use: the covering index alone, never a JSON text. */
         rc = sq_stmt(db, c,
-                     "SELECT date_added, coll_id, idh FROM objects"
-                     " INDEXED BY objects_coll",
+                     "SELECT date_added, okey, idh FROM objects"
+                     " INDEXED BY objects_added",
                      &st, e);
         if (rc)
             return rc;
         return catchup_rows(x, db, st, 0, 1, e);
     }
     rc = sq_stmt(db, c,
-                 "SELECT date_added, coll_id, idh FROM objects"
-                 " WHERE date_added>?1",
+                 "SELECT date_added, okey, idh FROM objects"
+                 " INDEXED BY objects_added WHERE date_added>?1",
                  &st, e);
     if (rc)
         return rc;

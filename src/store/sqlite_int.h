@@ -30,7 +30,7 @@
 #include "core/err.h"
 #include "store/store.h"
 
-#define SQ_SCHEMA_VERSION 2
+#define SQ_SCHEMA_VERSION 3
 #define SQ_STMT_CACHE 48 /* prepared statements kept per connection */
 #define SQ_BUSY_TIMEOUT_MS 10000
 #define SQ_DEFAULT_CKPT_BYTES (64 * 1024 * 1024)
@@ -39,11 +39,20 @@
  * (bench_policy, 300k objects) 25-30% less CPU per page read and per
  * insert than 4 KiB. */
 #define SQ_PAGE_SIZE_STR "16384"
-/* The writer appends: objects and objects_coll grow at their right edges
- * (the id index is in memory, sqlite_idx.c), so a small cache does. */
+/* The writer appends: each collection's range of objects and objects_added
+ * grow at their right edges (the id index is in memory, sqlite_idx.c), so a
+ * small cache does. */
 #define SQ_WRITER_CACHE_KB (4 * 1024)
 #define SQ_STATUS_ID_MAX 128  /* longest status id kept */
 #define SQ_MSET_CACHE 256     /* marking-set keys remembered per store */
+
+/* objects.okey, the rowid: a collection's rows form one range of the table,
+ * in date_added order. date_added is microseconds since 1970 (below 2^52
+ * until the year 2112); collection ids are at most SQ_COLL_MAX. */
+#define SQ_OKEY_SHIFT 52
+#define SQ_COLL_MAX 2047
+#define SQ_OKEY(coll, t) (((int64_t)(coll) << SQ_OKEY_SHIFT) | (int64_t)(t))
+#define SQ_T_MAX ((INT64_C(1) << SQ_OKEY_SHIFT) - 1)
 
 /* Bits of objects.vflags: a hint kept by the writer so that "last"/"first"
  * need a sub-query only for objects that really have several versions. */

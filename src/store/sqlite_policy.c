@@ -277,8 +277,8 @@ static int apply_removals(struct store *s, const struct policy_doc *d,
             continue;
         rc = wint(s, &cnt, 0, e,
                   "SELECT count(*) FROM (SELECT 1 FROM objects"
-                  " WHERE coll_id=?1 LIMIT 1)",
-                  "i", rows[i].id);
+                  " WHERE okey>=?1 AND okey<?2 LIMIT 1)", /* its range */
+                  "ii", SQ_OKEY(rows[i].id, 0), SQ_OKEY(rows[i].id + 1, 0));
         if (rc == 0 && cnt > 0)
             rc = li_err_set(e, LI_ECONFLICT,
                             "collection %s holds objects: the document may "

@@ -12,16 +12,16 @@
  * The query shape for a page of the latest visible versions (li_ver is the
  * in-memory id index, sqlite_idx.c):
  *
- *   SELECT o.date_added, ... FROM objects o INDEXED BY objects_coll
- *   WHERE o.coll_id=?1 AND o.date_added>?2
+ *   SELECT o.date_added, ... FROM objects o
+ *   WHERE o.coll_id=?1 AND o.okey>?2 AND o.okey<?3     (one range of rows)
  *     AND (o.marking_set IN (?3,?4) OR o.submitter=?5)
  *     AND (((o.vflags&1)=0 OR NOT EXISTS(SELECT 1 FROM objects o2
- *            WHERE o2.date_added IN (SELECT r FROM li_ver
+ *            WHERE o2.okey IN (SELECT r FROM li_ver
  *                                    WHERE coll=?1 AND id=o.stix_id)
  *              AND o2.coll_id=?1 AND o2.stix_id=o.stix_id
  *              AND o2.version_us>o.version_us
  *              AND (o2.marking_set IN (?3,?4) OR o2.submitter=?5))))
- *   ORDER BY o.date_added LIMIT ?6
+ *   ORDER BY o.okey LIMIT ?6
  *
  * vflags bit 1 means "a newer version exists at all"; without it the row is
  * the last of any subset of its versions and the sub-query is skipped.
@@ -203,8 +203,29 @@ static void qb_exist(struct qb *b, const char *a, const struct qlist *spec,
 /* The other versions of row o's id, on table alias a (the collection is
  * ?1): candidates from the id index, decided by the stored stix_id. */
 #define SQ_SIBLINGS(a)                                                        \
-    " " a ".date_added IN (SELECT r FROM li_ver WHERE coll=?1"                \
+    " " a ".okey IN (SELECT r FROM li_ver WHERE coll=?1"                      \
     " AND id=o.stix_id) AND " a ".coll_id=?1 AND " a ".stix_id=o.stix_id"
+
+/* The okey range of collection coll: rows after date_added after_us are
+ * those with okey > okey_after() and < okey_end(). Collection ids outside
+ * 1..SQ_COLL_MAX hold nothing (an empty range). */
+static int64_t okey_end(int64_t coll)
+{
+    if (coll < 1 || coll > SQ_COLL_MAX)
+        return 0;
+    return SQ_OKEY(coll + 1, 0);
+}
+
+static int64_t okey_after(int64_t coll, int64_t after_us)
+{
+    if (coll < 1 || coll > SQ_COLL_MAX)
+        return 0;
+    if (after_us < 0)
+        return SQ_OKEY(coll, 0) - 1;
+    if (after_us > SQ_T_MAX)
+        return okey_end(coll);
+    return SQ_OKEY(coll, after_us);
+}
 
 /* Whether q's SQL reads the id index (li_ver): then the index must have
  * caught up with the rows of the query's snapshot first. */
@@ -250,12 +271,12 @@ static void qb_select(struct qb *b, const struct store_query *q,
     unsigned vf = q->version_flags;
 
     /* By id, the rows are the id index's candidates (li_ver, then sorted);
-     * otherwise the page is a range of objects_coll, already in order. The
+     * otherwise the page is one range of okey, already in order. The
      * unary + keeps the planner from choosing anything else: left alone it
      * may scan a whole collection for an id. */
     if (del_id || q->n_ids) {
         int coll = qb_param(b, 0, q->coll_id, NULL);
-        qb_sql(b, "SELECT %s FROM objects o WHERE o.date_added IN"
+        qb_sql(b, "SELECT %s FROM objects o WHERE o.okey IN"
                   " (SELECT r FROM li_ver WHERE coll=?%d AND id IN ",
                cols, coll);
         if (del_id) {
@@ -272,11 +293,11 @@ static void qb_select(struct qb *b, const struct store_query *q,
                    qb_param(b, 0, q->after_us, NULL));
     } else {
         int coll = qb_param(b, 0, q->coll_id, NULL); /* ?1: see SQ_SIBLINGS */
-        qb_sql(b,
-               "SELECT %s FROM objects o INDEXED BY objects_coll"
-               " WHERE o.coll_id=?%d",
-               cols, coll);
-        qb_sql(b, " AND o.date_added>?%d", qb_param(b, 0, q->after_us, NULL));
+        qb_sql(b, "SELECT %s FROM objects o WHERE o.coll_id=?%d", cols, coll);
+        qb_sql(b, " AND o.okey>?%d",
+               qb_param(b, 0, okey_after(q->coll_id, q->after_us), NULL));
+        qb_sql(b, " AND o.okey<?%d",
+               qb_param(b, 0, okey_end(q->coll_id), NULL));
     }
     if (q->n_types) {
         qb_sql(b, " AND o.type IN ");
@@ -403,7 +424,7 @@ int store_query(struct store *s, const struct store_query *q, store_row_fn fn,
                              " o.spec_version",
               NULL);
     lim = q->limit >= (size_t)INT64_MAX ? INT64_MAX : (int64_t)q->limit + 1;
-    qb_sql(&b, " ORDER BY o.date_added LIMIT ?%d", qb_param(&b, 0, lim, NULL));
+    qb_sql(&b, " ORDER BY o.okey LIMIT ?%d", qb_param(&b, 0, lim, NULL));
     if (b.rc) {
         rc = li_err_set(e, LI_ELIMIT, "store: query too large");
         goto out;
@@ -463,7 +484,7 @@ int store_delete(struct store *s, const struct store_query *q,
         rc = li_err_set(e, LI_EINVAL, "store_delete: bad arguments");
         goto out;
     }
-    qb_select(&b, q, "o.date_added", stix_id);
+    qb_select(&b, q, "o.okey", stix_id);
     if (b.rc) {
         rc = li_err_set(e, LI_ELIMIT, "store: query too large");
         goto out;
@@ -497,7 +518,7 @@ int store_delete(struct store *s, const struct store_query *q,
     rc = 0;
     if (n == 0)
         goto end;
-    rc = sq_stmt(s->wdb, &s->wcache, "DELETE FROM objects WHERE date_added=?1",
+    rc = sq_stmt(s->wdb, &s->wcache, "DELETE FROM objects WHERE okey=?1",
                  &st, e);
     if (rc)
         goto end;
@@ -557,7 +578,7 @@ int store_query_hidden(struct store *s, const struct store_query *q,
         qb_sql(&b,
                "SELECT o.date_added, o.version_us, o.submitter,"
                " o.marking_set, o.stix_id, o.type, o.spec_version"
-               " FROM objects o WHERE o.date_added IN"
+               " FROM objects o WHERE o.okey IN"
                " (SELECT r FROM li_ver WHERE coll=?%d AND id IN ",
                coll);
         qb_texts(&b, q->ids, q->n_ids, &l);
@@ -570,10 +591,12 @@ int store_query_hidden(struct store *s, const struct store_query *q,
         qb_sql(&b,
                "SELECT o.date_added, o.version_us, o.submitter,"
                " o.marking_set, o.stix_id, o.type, o.spec_version"
-               " FROM objects o INDEXED BY objects_coll WHERE o.coll_id=?%d",
+               " FROM objects o WHERE o.coll_id=?%d",
                qb_param(&b, 0, q->coll_id, NULL));
-        qb_sql(&b, " AND o.date_added>?%d",
-               qb_param(&b, 0, q->after_us, NULL));
+        qb_sql(&b, " AND o.okey>?%d",
+               qb_param(&b, 0, okey_after(q->coll_id, q->after_us), NULL));
+        qb_sql(&b, " AND o.okey<?%d",
+               qb_param(&b, 0, okey_end(q->coll_id), NULL));
         qb_sql(&b, " AND o.date_added<=?%d", qb_param(&b, 0, upto_us, NULL));
     }
     qb_sql(&b, " AND o.submitter<>?%d",
@@ -586,7 +609,7 @@ int store_query_hidden(struct store *s, const struct store_query *q,
         qb_sql(&b, " AND o.type IN ");
         qb_texts(&b, q->types, q->n_types, &l);
     }
-    qb_sql(&b, " ORDER BY o.date_added LIMIT ?%d",
+    qb_sql(&b, " ORDER BY o.okey LIMIT ?%d",
            qb_param(&b, 0, (int64_t)limit, NULL));
     if (b.rc) {
         rc = li_err_set(e, LI_ELIMIT, "store: query too large");

@@ -275,36 +275,67 @@ static int count_rows(sqlite3 *db, const char *sql)
     return n;
 }
 
-/* A schema 1 store (idh missing, the UNIQUE objects_version index) is
- * upgraded on open and keeps every object findable by id. */
-static void test_upgrade_v1(void **state)
+/* The objects table of schema 1 (rowid date_added, no idh, a UNIQUE index
+ * on the id) and of schema 2 (idh added, objects_coll), made from the
+ * current one's rows. */
+static const char v1_sql[] =
+    "DROP INDEX objects_added;"
+    "CREATE TABLE o1(date_added INTEGER PRIMARY KEY,"
+    " coll_id INTEGER NOT NULL REFERENCES collections(id),"
+    " vflags INTEGER NOT NULL, version_us INTEGER NOT NULL,"
+    " submitter INTEGER NOT NULL, marking_set INTEGER NOT NULL,"
+    " stix_id TEXT NOT NULL, type TEXT NOT NULL, spec_version TEXT NOT NULL,"
+    " json TEXT NOT NULL);"
+    "INSERT INTO o1 SELECT date_added, coll_id, vflags, version_us,"
+    " submitter, marking_set, stix_id, type, spec_version, json FROM objects;"
+    "DROP TABLE objects;"
+    "ALTER TABLE o1 RENAME TO objects;"
+    "CREATE UNIQUE INDEX objects_version"
+    " ON objects(coll_id, stix_id, version_us);"
+    "CREATE INDEX objects_added ON objects(coll_id, date_added);"
+    "DELETE FROM meta WHERE key='idh_key';"
+    "UPDATE meta SET ival=1 WHERE key='schema_version';";
+
+static const char v2_sql[] =
+    "DROP INDEX objects_added;"
+    "CREATE TABLE o2(date_added INTEGER PRIMARY KEY,"
+    " coll_id INTEGER NOT NULL REFERENCES collections(id),"
+    " vflags INTEGER NOT NULL, version_us INTEGER NOT NULL,"
+    " submitter INTEGER NOT NULL, marking_set INTEGER NOT NULL,"
+    " stix_id TEXT NOT NULL, type TEXT NOT NULL, spec_version TEXT NOT NULL,"
+    " idh INTEGER NOT NULL, json TEXT NOT NULL);"
+    "INSERT INTO o2 SELECT date_added, coll_id, vflags, version_us,"
+    " submitter, marking_set, stix_id, type, spec_version, idh, json"
+    " FROM objects;"
+    "DROP TABLE objects;"
+    "ALTER TABLE o2 RENAME TO objects;"
+    "CREATE INDEX objects_coll ON objects(coll_id, date_added, idh);"
+    "UPDATE meta SET ival=2 WHERE key='schema_version';";
+
+/* A store of an older schema is upgraded on open: every object is still
+ * there, findable by id, in its place in the collection's order, and its
+ * duplicates and new versions are recognised. */
+static void upgrade_from(struct fx *f, const char *old_sql)
 {
-    struct fx *f = *state;
     const char *x = "indicator--00000000-0000-4000-8000-0000000000dd";
     const char *y = "indicator--00000000-0000-4000-8000-0000000000ee";
     char p[128];
     sqlite3 *db;
-    int64_t ax = 0;
+    int64_t ax = 0, ay = 0, again = 0;
     struct got g;
+    struct store_query q;
 
     assert_int_equal(put(f->s, f->coll, x, 1, &ax), STORE_ADDED);
     assert_int_equal(put(f->s, f->coll, x, 2, NULL), STORE_ADDED);
-    assert_int_equal(put(f->s, f->coll, y, 1, NULL), STORE_ADDED);
+    assert_int_equal(put(f->s, f->coll, y, 1, &ay), STORE_ADDED);
     store_free(f->s);
     f->s = NULL;
-    /* make it look like schema 1 */
     snprintf(p, sizeof(p), "%s/liaison.db", f->dir);
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
-    exec_ok(db, "DROP INDEX objects_coll;"
-                "ALTER TABLE objects DROP COLUMN idh;"
-                "CREATE UNIQUE INDEX objects_version"
-                " ON objects(coll_id, stix_id, version_us);"
-                "CREATE INDEX objects_added ON objects(coll_id, date_added);"
-                "DELETE FROM meta WHERE key='idh_key';"
-                "UPDATE meta SET ival=1 WHERE key='schema_version';");
+    exec_ok(db, old_sql);
     assert_int_equal(
         count_rows(db, "SELECT count(*) FROM pragma_table_info('objects')"
-                       " WHERE name='idh'"),
+                       " WHERE name='okey'"),
         0);
     sqlite3_close(db);
 
@@ -312,27 +343,52 @@ static void test_upgrade_v1(void **state)
     g = query_id(f->s, f->coll, x, STORE_V_LAST);
     assert_int_equal(g.n, 1);
     assert_true(g.v[0] == 2);
-    assert_int_equal(put(f->s, f->coll, x, 1, NULL), STORE_DUPLICATE);
-    assert_int_equal(put(f->s, f->coll, y, 1, NULL), STORE_DUPLICATE);
+    assert_int_equal(put(f->s, f->coll, x, 1, &again), STORE_DUPLICATE);
+    assert_true(again == ax); /* date_added kept */
+    assert_int_equal(put(f->s, f->coll, y, 1, &again), STORE_DUPLICATE);
+    assert_true(again == ay);
     assert_int_equal(put(f->s, f->coll, y, 3, NULL), STORE_ADDED);
     g = query_id(f->s, f->coll, y, STORE_V_ALL);
     assert_int_equal(g.n, 2);
+    /* the page order is date_added's: x1 x2 y1 y3 */
+    memset(&q, 0, sizeof(q));
+    memset(&g, 0, sizeof(g));
+    q.coll_id = f->coll;
+    q.after_us = INT64_MIN;
+    q.version_flags = STORE_V_ALL;
+    q.limit = 16;
+    assert_int_equal(store_query(f->s, &q, got_fn, &g, NULL, NULL), 0);
+    assert_int_equal(g.n, 4);
+    assert_string_equal(g.id[0], x);
+    assert_string_equal(g.id[2], y);
+    assert_true(g.v[1] == 2 && g.v[3] == 3);
 
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master"
                                     " WHERE name IN ('objects_version',"
-                                    " 'objects_added')"),
+                                    " 'objects_coll', 'objects_old')"),
                      0);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master"
-                                    " WHERE name='objects_coll'"),
+                                    " WHERE name='objects_added'"),
                      1);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM objects"
-                                    " WHERE idh=0"),
+                                    " WHERE idh=0 OR okey<>(coll_id<<52)"
+                                    "|date_added"),
                      0);
     assert_int_equal(count_rows(db, "SELECT ival FROM meta"
                                     " WHERE key='schema_version'"),
                      SQ_SCHEMA_VERSION);
     sqlite3_close(db);
+}
+
+static void test_upgrade_v1(void **state)
+{
+    upgrade_from(*state, v1_sql);
+}
+
+static void test_upgrade_v2(void **state)
+{
+    upgrade_from(*state, v2_sql);
 }
 
 struct st_ctx {
@@ -462,6 +518,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_collision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_v2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_status, setup, teardown),
     };
 
