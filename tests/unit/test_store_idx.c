@@ -381,6 +381,41 @@ static void upgrade_from(struct fx *f, const char *old_sql)
     sqlite3_close(db);
 }
 
+/* okey holds the collection id in 11 bits: the 2048th collection is
+ * refused, and a put for an id out of that range finds no collection. */
+static void test_collection_limit(void **state)
+{
+    struct fx *f = *state;
+    char p[128], uuid[LI_UUID_LEN + 1];
+    sqlite3 *db;
+    struct li_err e;
+    int res = -1;
+    int64_t added = 0;
+    struct store_obj o = {"x--1", "x", "2.1", 1, "{}", 2, 0};
+
+    store_free(f->s);
+    f->s = NULL;
+    snprintf(p, sizeof(p), "%s/liaison.db", f->dir);
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    exec_ok(db, "INSERT INTO collections(id, api_root_id, uuid, title,"
+                " description) SELECT 2047, api_root_id,"
+                " '00000000-0000-4000-8000-000000002047', 'last', ''"
+                " FROM collections LIMIT 1;");
+    sqlite3_close(db);
+    f->s = open_at(f->dir, 0);
+    li_err_clear(&e);
+    assert_int_equal(store_collection_add(f->s, "root", NULL, "one too many",
+                                          NULL, NULL, uuid, &e),
+                     LI_ELIMIT);
+    assert_non_null(strstr(e.msg, "2047"));
+    /* the 2047th works, at the very top of the key space */
+    assert_int_equal(store_put(f->s, 2047, 1, &o, 1, &res, &added, NULL), 0);
+    assert_int_equal(res, STORE_ADDED);
+    assert_int_equal(query_id(f->s, 2047, "x--1", STORE_V_ALL).n, 1);
+    assert_int_equal(store_put(f->s, 2048, 1, &o, 1, &res, &added, NULL),
+                     LI_ENOTFOUND);
+}
+
 static void test_upgrade_v1(void **state)
 {
     upgrade_from(*state, v1_sql);
@@ -519,6 +554,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_v1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_v2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_collection_limit, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_put_status, setup, teardown),
     };
 
