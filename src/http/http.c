@@ -36,7 +36,6 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,26 +59,6 @@ struct http_server {
     int responding;             /* responses queued and not yet completed */
     int started;                /* MHD_start_daemon() has returned */
     char start_msg[256];        /* MHD's first complaint while starting */
-    /* Connections per client address, over all worker threads (MHD's own
-     * per-address limit is counted per worker of a thread pool). */
-    pthread_mutex_t ipmu;
-    struct ip_slot *ips;        /* open addressing, linear probing */
-    size_t n_ips;               /* slots (a power of two) */
-};
-
-/* A client address and its live counted connections; n == 0 with used set
- * is a slot free for reuse (the address may come back). */
-struct ip_slot {
-    unsigned char a[16];        /* IPv6, or IPv4 mapped into it */
-    unsigned n;
-    int used;
-};
-
-/* Per TCP connection (MHD's socket context). */
-struct conn_ctx {
-    unsigned char a[16];
-    int counted;                /* counted in its ip_slot */
-    int over;                   /* over the per-address limit: never served */
 };
 
 /* MHD decodes %00 in the path and query into a NUL that silently ends the
@@ -88,137 +67,6 @@ struct conn_ctx {
  * allocation, so nothing leaks if MHD drops the request before the access
  * handler runs); the access handler then answers 400. */
 static char encoded_nul_mark;
-
-/* ---------------------------------------------------------------------
- * Connections per client address
- * ------------------------------------------------------------------- */
-
-static void addr_key(const struct sockaddr *sa, unsigned char out[16])
-{
-    memset(out, 0, 16);
-    if (sa && sa->sa_family == AF_INET) {
-        const struct sockaddr_in *v4 = (const struct sockaddr_in *)sa;
-        out[10] = out[11] = 0xff;
-        memcpy(out + 12, &v4->sin_addr, 4);
-    } else if (sa && sa->sa_family == AF_INET6) {
-        memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-    }
-}
-
-/* The slot of address a (made when make is set), or NULL. Caller holds
- * ipmu. Live addresses are at most max_connections, half the slots, so a
- * free or reusable slot is always found. */
-static struct ip_slot *ip_find(struct http_server *h, const unsigned char *a,
-                               int make)
-{
-    uint64_t x = 1469598103934665603u;
-    struct ip_slot *reuse = NULL;
-    size_t i;
-
-    for (i = 0; i < 16; i++)
-        x = (x ^ a[i]) * 1099511628211u;
-    i = (size_t)x & (h->n_ips - 1);
-    for (size_t k = 0; k < h->n_ips; k++, i = (i + 1) & (h->n_ips - 1)) {
-        struct ip_slot *sl = &h->ips[i];
-        if (!sl->used) {
-            if (!make)
-                return NULL;
-            sl = reuse ? reuse : sl;
-            memcpy(sl->a, a, 16);
-            sl->used = 1;
-            sl->n = 0;
-            return sl;
-        }
-        if (!memcmp(sl->a, a, 16))
-            return sl;
-        if (sl->n == 0 && !reuse)
-            reuse = sl;
-    }
-    if (make && reuse) {
-        memcpy(reuse->a, a, 16);
-        reuse->n = 0;
-    }
-    return make ? reuse : NULL;
-}
-
-/* MHD's accept policy: refuse at once an address that holds its quota
- * (the exact count is kept at NOTIFY_STARTED; accepts racing on other
- * workers are caught there). */
-static enum MHD_Result accept_policy(void *cls, const struct sockaddr *sa,
-                                     socklen_t len)
-{
-    struct http_server *h = cls;
-    unsigned char a[16];
-    struct ip_slot *sl;
-    int ok;
-
-    (void)len;
-    if (!h->lim.max_connections_per_ip)
-        return MHD_YES;
-    addr_key(sa, a);
-    pthread_mutex_lock(&h->ipmu);
-    sl = ip_find(h, a, 0);
-    ok = !sl || sl->n < h->lim.max_connections_per_ip;
-    pthread_mutex_unlock(&h->ipmu);
-    return ok ? MHD_YES : MHD_NO;
-}
-
-static void notify_connection(void *cls, struct MHD_Connection *conn,
-                              void **socket_context,
-                              enum MHD_ConnectionNotificationCode toe)
-{
-    struct http_server *h = cls;
-    struct conn_ctx *cc = *socket_context;
-
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci;
-        struct ip_slot *sl;
-        if (!h->lim.max_connections_per_ip)
-            return;
-        cc = calloc(1, sizeof(*cc));
-        if (!cc)
-            return; /* no context: access_handler refuses the connection */
-        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        addr_key(ci ? ci->client_addr : NULL, cc->a);
-        pthread_mutex_lock(&h->ipmu);
-        sl = ip_find(h, cc->a, 1);
-        if (sl && sl->n < h->lim.max_connections_per_ip) {
-            sl->n++;
-            cc->counted = 1;
-        } else {
-            cc->over = 1;
-        }
-        pthread_mutex_unlock(&h->ipmu);
-        *socket_context = cc;
-        return;
-    }
-    if (cc) { /* MHD_CONNECTION_NOTIFY_CLOSED */
-        if (cc->counted) {
-            struct ip_slot *sl;
-            pthread_mutex_lock(&h->ipmu);
-            sl = ip_find(h, cc->a, 0);
-            if (sl && sl->n)
-                sl->n--;
-            pthread_mutex_unlock(&h->ipmu);
-        }
-        free(cc);
-        *socket_context = NULL;
-    }
-}
-
-/* 1 when this connection may not be served (over its address's quota). */
-static int conn_over_limit(const struct http_server *h,
-                           struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *ci;
-    const struct conn_ctx *cc;
-
-    if (!h->lim.max_connections_per_ip)
-        return 0;
-    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    cc = ci ? ci->socket_context : NULL;
-    return !cc || cc->over;
-}
 
 /* Per-request state, MHD's *con_cls. */
 struct req {
@@ -678,8 +526,6 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
 
     if (!r || r == (struct req *)(void *)&encoded_nul_mark) {
         int nul = r != NULL;
-        if (conn_over_limit(h, conn))
-            return MHD_NO; /* closes the connection, nothing served */
         r = calloc(1, sizeof(*r));
         if (!r)
             return MHD_NO;
@@ -808,7 +654,6 @@ int http_start(const struct http_opts *o, struct taxii *t, struct policy *p,
     h->t = t;
     h->p = p;
     h->lim = o->limits;
-    pthread_mutex_init(&h->ipmu, NULL);
     if (h->lim.threads == 0)
         h->lim.threads = 1;
     if (h->lim.max_connections == 0)
@@ -821,11 +666,6 @@ int http_start(const struct http_opts *o, struct taxii *t, struct policy *p,
                 h->lim.max_connections);
         h->lim.threads = h->lim.max_connections;
     }
-    /* at least twice the live addresses (each holds a connection) */
-    h->n_ips = 16;
-    while (h->n_ips < 2 * (size_t)h->lim.max_connections)
-        h->n_ips *= 2;
-    h->ips = li_xcalloc(h->n_ips, sizeof(*h->ips));
     if (!o->plain_http) {
         rc = read_pem(o->tls_cert_file, "certificate", &h->tls_cert, e);
         if (rc)
@@ -864,12 +704,13 @@ int http_start(const struct http_opts *o, struct taxii *t, struct policy *p,
 
     if (o->plain_http) {
         h->d = MHD_start_daemon(
-            flags, la.port, accept_policy, h, access_handler, h,
+            flags, la.port, NULL, NULL, access_handler, h,
             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
             MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la.ss,
             MHD_OPTION_ARRAY, extra,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned int)h->lim.max_connections,
-            MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            (unsigned int)h->lim.max_connections_per_ip,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)h->lim.idle_timeout_s,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
             MHD_OPTION_NOTIFY_COMPLETED, completed, h,
@@ -877,12 +718,13 @@ int http_start(const struct http_opts *o, struct taxii *t, struct policy *p,
             MHD_OPTION_END);
     } else {
         h->d = MHD_start_daemon(
-            flags, la.port, accept_policy, h, access_handler, h,
+            flags, la.port, NULL, NULL, access_handler, h,
             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
             MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la.ss,
             MHD_OPTION_ARRAY, extra,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned int)h->lim.max_connections,
-            MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            (unsigned int)h->lim.max_connections_per_ip,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)h->lim.idle_timeout_s,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
             MHD_OPTION_NOTIFY_COMPLETED, completed, h,
@@ -910,8 +752,6 @@ out:
     if (h) {
         free(h->tls_cert);
         free(h->tls_key);
-        free(h->ips);
-        pthread_mutex_destroy(&h->ipmu);
         free(h);
     }
     return rc;
@@ -946,7 +786,5 @@ void http_stop(struct http_server *h)
         free(h->tls_key);
     }
     free(h->tls_cert);
-    free(h->ips);
-    pthread_mutex_destroy(&h->ipmu);
     free(h);
 }
