@@ -1,8 +1,8 @@
 /*
  * store_dir.h - for unit tests that make a store in a temporary directory:
  * rm_dir() removes the SQLite files a store leaves there, then the
- * directory. Included by test_store.c, test_store_idx.c, test_audit.c and
- * test_doc.c (each compiled alone, hence static).
+ * directory. Included by test_store.c, test_store_idx.c, test_audit.c,
+ * test_doc.c and test_sync.c (each compiled alone, hence static).
  */
 #ifndef LI_TESTS_STORE_DIR_H
 #define LI_TESTS_STORE_DIR_H

@@ -27,6 +27,7 @@
 #include "store/store.h"
 #include "store/store_policy.h"
 #include "sync/sync.h"
+#include "unit/store_dir.h"
 
 #define U1 "4a4f5b1e-6c1d-4d7e-9a55-0c3f9d1e2a01"
 
@@ -195,6 +196,7 @@ static void test_link_show_diff(void **state)
     li_buf_release(&df);
     store_config_free(cfg);
     store_free(s);
+    rm_dir(dir);
 }
 
 static void test_url_allowed(void **state)
@@ -310,6 +312,7 @@ static void test_checkpoints(void **state)
     memset(&st, 0, sizeof(st));
     assert_int_equal(store_sync_put(s, &st, &e), LI_EINVAL); /* no link id */
     store_free(s);
+    rm_dir(dir);
 }
 
 int main(void)
