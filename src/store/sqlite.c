@@ -143,15 +143,51 @@ int sq_fail(struct li_err *e, sqlite3 *db, int rc, const char *what)
                       db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
-uint64_t sq_hash(const char *s)
+uint64_t sq_hashn(const char *s, size_t n)
 {
     uint64_t h = 14695981039346656037ULL;
 
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
         h *= 1099511628211ULL;
     }
     return h;
+}
+
+uint64_t sq_hash(const char *s)
+{
+    return sq_hashn(s, strlen(s));
+}
+
+int sq_each_row(struct store *s, const int64_t *arg, const char *sql,
+                sq_row_fn emit, void *ctx, struct li_err *e)
+{
+    struct sq_conn *c;
+    struct sq_cache_ent *ent = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = sq_conn_get(s, &c, e);
+
+    if (rc)
+        return rc;
+    rc = sq_stmt_take(c->db, &c->cache, sql, &st, &ent, e);
+    if (rc)
+        return rc;
+    if (arg)
+        sqlite3_bind_int64(st, 1, *arg);
+    for (;;) {
+        int r = sqlite3_step(st);
+        if (r == SQLITE_DONE)
+            break;
+        if (r != SQLITE_ROW) {
+            rc = sq_fail(e, c->db, r, "list");
+            break;
+        }
+        rc = emit(ctx, st);
+        if (rc)
+            break;
+    }
+    sq_stmt_give(ent, st);
+    return rc;
 }
 
 int sq_exec(sqlite3 *db, const char *sql, struct li_err *e)

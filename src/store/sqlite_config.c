@@ -694,37 +694,6 @@ int store_user_set_pwhash(struct store *s, const char *username,
     return cfg_txn(s, user_pw_tx, &a, e);
 }
 
-/* Rows of (text, text[, int]) from sql, each handed to emit. */
-static int list_rows(struct store *s, const char *sql,
-                     int (*emit)(void *, sqlite3_stmt *), void *ctx,
-                     struct li_err *e)
-{
-    struct sq_conn *c;
-    struct sq_cache_ent *ent = NULL;
-    sqlite3_stmt *st = NULL;
-    int rc = sq_conn_get(s, &c, e);
-
-    if (rc)
-        return rc;
-    rc = sq_stmt_take(c->db, &c->cache, sql, &st, &ent, e);
-    if (rc)
-        return rc;
-    for (;;) {
-        int r = sqlite3_step(st);
-        if (r == SQLITE_DONE)
-            break;
-        if (r != SQLITE_ROW) {
-            rc = sq_fail(e, c->db, r, "list");
-            break;
-        }
-        rc = emit(ctx, st);
-        if (rc)
-            break;
-    }
-    sq_stmt_give(ent, st);
-    return rc;
-}
-
 struct user_list_ctx {
     store_user_fn fn;
     void *ctx;
@@ -746,7 +715,7 @@ int store_user_list(struct store *s, store_user_fn fn, void *ctx,
 
     if (!s || !fn)
         return li_err_set(e, LI_EINVAL, "store_user_list: bad arguments");
-    return list_rows(s,
+    return sq_each_row(s, NULL,
                      "SELECT u.username, p.name FROM users u"
                      " JOIN partners p ON p.id=u.partner_id"
                      " ORDER BY u.username",
@@ -775,7 +744,7 @@ int store_token_list(struct store *s, store_token_fn fn, void *ctx,
 
     if (!s || !fn)
         return li_err_set(e, LI_EINVAL, "store_token_list: bad arguments");
-    return list_rows(s,
+    return sq_each_row(s, NULL,
                      "SELECT t.token_id, p.name, t.revoked FROM tokens t"
                      " JOIN partners p ON p.id=t.partner_id"
                      " ORDER BY t.token_id",

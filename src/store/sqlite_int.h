@@ -225,8 +225,16 @@ void sq_idx_committed(struct sq_idx *x, int64_t upto);
 int sq_idx_register(struct store *s, sqlite3 *db, struct li_err *e);
 int sq_idx_register_fn(struct store *s, sqlite3 *db, struct li_err *e);
 
-/* 64-bit FNV-1a of a NUL-terminated string. */
+/* 64-bit FNV-1a of a NUL-terminated string / of n bytes. */
 uint64_t sq_hash(const char *s);
+uint64_t sq_hashn(const char *s, size_t n);
+
+/* Run the read sql on the calling thread's connection (with *arg bound to
+ * ?1 when arg is not NULL) and hand each row to emit; a non-zero return
+ * from emit stops and is returned. The row is valid during the call. */
+typedef int (*sq_row_fn)(void *ctx, sqlite3_stmt *row);
+int sq_each_row(struct store *s, const int64_t *arg, const char *sql,
+                sq_row_fn emit, void *ctx, struct li_err *e);
 
 
 /* ---- statement helpers shared by the sqlite_*.c files (sqlite_config.c) */

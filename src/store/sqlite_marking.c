@@ -87,16 +87,6 @@ static int set_find(sqlite3 *db, struct sq_cache *cache, const char *key,
     return rc;
 }
 
-/* FNV-1a: a collision only costs a cache miss. */
-static uint64_t key_hash(const char *key, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)key[i]) * 0x100000001b3u;
-    return h;
-}
-
 /* The cached id of key, or 0. */
 static int64_t mset_cached(struct store *s, uint64_t h, const char *key,
                            size_t len)
@@ -148,7 +138,7 @@ int store_marking_set_intern(struct store *s, const char *key, size_t len,
     if (!s || !key || !id_out || len == 0 || len > KEY_MAX ||
         memchr(key, '\0', len))
         return li_err_set(e, LI_EINVAL, "store: bad marking-set key");
-    h = key_hash(key, len);
+    h = sq_hashn(key, len); /* a collision only costs a cache miss */
     id = mset_cached(s, h, key, len);
     if (id)
         goto done;
@@ -194,81 +184,64 @@ done:
     return 0;
 }
 
+struct mset_list {
+    store_mset_fn fn;
+    void *ctx;
+};
+
+static int mset_emit(void *p, sqlite3_stmt *st)
+{
+    struct mset_list *l = p;
+    const char *key = (const char *)sqlite3_column_text(st, 1);
+
+    return l->fn(l->ctx, sqlite3_column_int64(st, 0), key ? key : "");
+}
+
 int store_marking_sets(struct store *s, int64_t after_id, store_mset_fn fn,
                        void *ctx, struct li_err *e)
 {
-    struct sq_conn *c;
-    struct sq_cache_ent *ent = NULL;
-    sqlite3_stmt *st;
-    int rc;
+    struct mset_list l = {fn, ctx};
 
     if (!s || !fn)
         return li_err_set(e, LI_EINVAL, "store_marking_sets: bad arguments");
-    rc = sq_conn_get(s, &c, e);
-    if (rc)
-        return rc;
-    rc = sq_stmt_take(c->db, &c->cache,
-                      "SELECT id, key FROM marking_sets WHERE id>?1"
-                      " ORDER BY id",
-                      &st, &ent, e);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, after_id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *key = (const char *)sqlite3_column_text(st, 1);
-        int r = fn(ctx, sqlite3_column_int64(st, 0), key ? key : "");
-        if (r) {
-            rc = r;
-            goto out;
-        }
-    }
-    rc = rc == SQLITE_DONE ? 0 : sq_fail(e, c->db, rc, "marking sets");
-out:
-    sq_stmt_give(ent, st);
-    return rc;
+    return sq_each_row(s, &after_id,
+                       "SELECT id, key FROM marking_sets WHERE id>?1"
+                       " ORDER BY id",
+                       mset_emit, &l, e);
+}
+
+struct mdef_list {
+    store_mdef_fn fn;
+    void *ctx;
+};
+
+static int mdef_emit(void *p, sqlite3_stmt *st)
+{
+    struct mdef_list *l = p;
+    struct store_mdef d;
+
+    d.seq = sqlite3_column_int64(st, 0);
+    d.id = (const char *)sqlite3_column_text(st, 1);
+    d.submitter = sqlite3_column_int64(st, 2);
+    d.conflict = sqlite3_column_int(st, 3) != 0;
+    d.json = (const char *)sqlite3_column_text(st, 4);
+    d.json_len = (size_t)sqlite3_column_bytes(st, 4);
+    if (!d.id || !d.json)
+        return 0;
+    return l->fn(l->ctx, &d);
 }
 
 int store_marking_defs(struct store *s, int64_t after_seq, store_mdef_fn fn,
                        void *ctx, struct li_err *e)
 {
-    struct sq_conn *c;
-    struct sq_cache_ent *ent = NULL;
-    sqlite3_stmt *st;
-    int rc;
+    struct mdef_list l = {fn, ctx};
 
     if (!s || !fn)
         return li_err_set(e, LI_EINVAL, "store_marking_defs: bad arguments");
-    rc = sq_conn_get(s, &c, e);
-    if (rc)
-        return rc;
-    rc = sq_stmt_take(c->db, &c->cache,
-                      "SELECT seq, id, submitter, conflict, json"
-                      " FROM marking_defs WHERE seq>?1 ORDER BY seq",
-                      &st, &ent, e);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, after_seq);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct store_mdef d;
-        int r;
-        d.seq = sqlite3_column_int64(st, 0);
-        d.id = (const char *)sqlite3_column_text(st, 1);
-        d.submitter = sqlite3_column_int64(st, 2);
-        d.conflict = sqlite3_column_int(st, 3) != 0;
-        d.json = (const char *)sqlite3_column_text(st, 4);
-        d.json_len = (size_t)sqlite3_column_bytes(st, 4);
-        if (!d.id || !d.json)
-            continue;
-        r = fn(ctx, &d);
-        if (r) {
-            rc = r;
-            goto out;
-        }
-    }
-    rc = rc == SQLITE_DONE ? 0 : sq_fail(e, c->db, rc, "marking defs");
-out:
-    sq_stmt_give(ent, st);
-    return rc;
+    return sq_each_row(s, &after_seq,
+                       "SELECT seq, id, submitter, conflict, json"
+                       " FROM marking_defs WHERE seq>?1 ORDER BY seq",
+                       mdef_emit, &l, e);
 }
 
 int store_marking_def_get(struct store *s, const char *id,

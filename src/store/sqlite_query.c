@@ -387,16 +387,60 @@ static int row_read(sqlite3_stmt *st, int want_json, struct store_row *row)
            (!want_json || row->json);
 }
 
+/* Prepare b's SQL on c, bind its parameters and deliver up to limit rows to
+ * fn; *more_out is 1 when a row beyond limit came (the SQL asks for one
+ * more to tell). The statement is given back before returning, which ends
+ * its read transaction unless the caller holds one open. */
+static int run_rows(struct sq_conn *c, const struct qb *b, int want_json,
+                    size_t limit, store_row_fn fn, void *ctx, int *more_out,
+                    struct li_err *e)
+{
+    sqlite3_stmt *st = NULL;
+    struct sq_cache_ent *ent = NULL;
+    size_t got = 0;
+    int rc;
+
+    *more_out = 0;
+    if (b->rc)
+        return li_err_set(e, LI_ELIMIT, "store: query too large");
+    rc = sq_stmt_take(c->db, &c->cache, b->sql.data, &st, &ent, e);
+    if (rc)
+        return rc;
+    qb_bind(b, st);
+    for (;;) {
+        struct store_row row;
+        int r = sqlite3_step(st);
+
+        if (r == SQLITE_DONE)
+            break;
+        if (r != SQLITE_ROW) {
+            rc = sq_fail(e, c->db, r, "query");
+            break;
+        }
+        if (got == limit) {
+            *more_out = 1;
+            break;
+        }
+        if (!row_read(st, want_json, &row)) {
+            rc = sq_fail(e, c->db, sqlite3_errcode(c->db), "query: row");
+            break;
+        }
+        got++;
+        rc = fn(ctx, &row);
+        if (rc)
+            break;
+    }
+    sq_stmt_give(ent, st);
+    return rc;
+}
+
 int store_query(struct store *s, const struct store_query *q, store_row_fn fn,
                 void *ctx, int *more_out, struct li_err *e)
 {
     struct qb b;
     struct sq_conn *c;
-    sqlite3_stmt *st = NULL;
-    struct sq_cache_ent *ent = NULL;
     int rc;
     int more = 0, txn = 0;
-    size_t got = 0;
     int64_t lim;
 
     qb_init(&b);
@@ -425,42 +469,10 @@ int store_query(struct store *s, const struct store_query *q, store_row_fn fn,
               NULL);
     lim = q->limit >= (size_t)INT64_MAX ? INT64_MAX : (int64_t)q->limit + 1;
     qb_sql(&b, " ORDER BY o.okey LIMIT ?%d", qb_param(&b, 0, lim, NULL));
-    if (b.rc) {
-        rc = li_err_set(e, LI_ELIMIT, "store: query too large");
-        goto out;
-    }
-    rc = sq_stmt_take(c->db, &c->cache, b.sql.data, &st, &ent, e);
-    if (rc)
-        goto out;
-    qb_bind(&b, st);
-    for (;;) {
-        struct store_row row;
-        int r = sqlite3_step(st);
-
-        if (r == SQLITE_DONE)
-            break;
-        if (r != SQLITE_ROW) {
-            rc = sq_fail(e, c->db, r, "query");
-            goto out;
-        }
-        if (got == q->limit) {
-            more = 1;
-            break;
-        }
-        if (!row_read(st, q->want_json, &row)) {
-            rc = sq_fail(e, c->db, sqlite3_errcode(c->db), "query: row");
-            goto out;
-        }
-        got++;
-        rc = fn(ctx, &row);
-        if (rc)
-            goto out;
-    }
-    if (more_out)
+    rc = run_rows(c, &b, q->want_json, q->limit, fn, ctx, &more, e);
+    if (rc == 0 && more_out)
         *more_out = more;
 out:
-    if (st) /* ends the read transaction now, not at the next query */
-        sq_stmt_give(ent, st);
     if (txn)
         rtxn_end(c, txn);
     qb_release(&b);
@@ -556,10 +568,7 @@ int store_query_hidden(struct store *s, const struct store_query *q,
     struct qb b;
     struct qlist l;
     struct sq_conn *c;
-    sqlite3_stmt *st = NULL;
-    struct sq_cache_ent *ent = NULL;
-    size_t got = 0;
-    int rc, txn = 0;
+    int rc, more, txn = 0;
 
     qb_init(&b);
     if (!s || !q || !fn || !q->visible_sets || limit == 0 ||
@@ -611,36 +620,8 @@ int store_query_hidden(struct store *s, const struct store_query *q,
     }
     qb_sql(&b, " ORDER BY o.okey LIMIT ?%d",
            qb_param(&b, 0, (int64_t)limit, NULL));
-    if (b.rc) {
-        rc = li_err_set(e, LI_ELIMIT, "store: query too large");
-        goto out;
-    }
-    rc = sq_stmt_take(c->db, &c->cache, b.sql.data, &st, &ent, e);
-    if (rc)
-        goto out;
-    qb_bind(&b, st);
-    for (;;) {
-        struct store_row row;
-        int r = sqlite3_step(st);
-
-        if (r == SQLITE_DONE)
-            break;
-        if (r != SQLITE_ROW) {
-            rc = sq_fail(e, c->db, r, "hidden query");
-            goto out;
-        }
-        if (!row_read(st, 0, &row)) {
-            rc = sq_fail(e, c->db, sqlite3_errcode(c->db), "hidden: row");
-            goto out;
-        }
-        got++;
-        rc = fn(ctx, &row);
-        if (rc || got == limit)
-            break;
-    }
+    rc = run_rows(c, &b, 0, limit, fn, ctx, &more, e);
 out:
-    if (st)
-        sq_stmt_give(ent, st);
     if (txn)
         rtxn_end(c, txn);
     qb_release(&b);
