@@ -148,30 +148,45 @@ int sq_prep_read(sqlite3 *db, const char *sql, sqlite3_stmt **st,
     return sq_fail(e, db, rc, "read");
 }
 
+int sq_wintv(struct store *s, int64_t *out, int *found, struct li_err *e,
+             const char *sql, const char *fmt, va_list ap)
+{
+    sqlite3_stmt *st;
+    int rc = sq_stmt(s->wdb, &s->wcache, sql, &st, e);
+
+    if (rc)
+        return rc;
+    sq_bindv(st, fmt, ap);
+    *found = 0;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            *out = sqlite3_column_int64(st, 0);
+            *found = 1;
+        }
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = 0;
+    } else {
+        rc = sq_fail(e, s->wdb, rc, sql);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
 /* One integer from the writer (caller holds wmu). LI_ENOTFOUND if no row:
  * the message names what. */
 static int wint(struct store *s, int64_t *out, struct li_err *e,
                 const char *what, const char *sql, const char *fmt, ...)
 {
-    sqlite3_stmt *st;
     va_list ap;
-    int rc = sq_stmt(s->wdb, &s->wcache, sql, &st, e);
+    int found, rc;
 
-    if (rc)
-        return rc;
     va_start(ap, fmt);
-    sq_bindv(st, fmt, ap);
+    rc = sq_wintv(s, out, &found, e, sql, fmt, ap);
     va_end(ap);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *out = sqlite3_column_int64(st, 0);
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
+    if (rc == 0 && !found)
         rc = li_err_set(e, LI_ENOTFOUND, "store: no such %s", what);
-    } else {
-        rc = sq_fail(e, s->wdb, rc, what);
-    }
-    sqlite3_reset(st);
     return rc;
 }
 

@@ -246,6 +246,10 @@ void sq_bindv(sqlite3_stmt *st, const char *fmt, va_list ap);
  * transaction). *changes_out (if not NULL) gets the rows changed. */
 int sq_wrun(struct store *s, int *changes_out, struct li_err *e,
             const char *sql, const char *fmt, ...);
+/* One integer from a read on the writer (caller holds wmu): *found is 1
+ * and *out set when a row with a non-NULL first column came back. */
+int sq_wintv(struct store *s, int64_t *out, int *found, struct li_err *e,
+             const char *sql, const char *fmt, va_list ap);
 /* Prepare a one-off read on db. For tables made on first write (policy
  * documents, audit, sync state) a store that never wrote them has none:
  * *st is then NULL and the result 0 (an empty answer). */

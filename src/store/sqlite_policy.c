@@ -47,28 +47,14 @@ static int ensure_schema(struct store *s, struct li_err *e)
 static int wint(struct store *s, int64_t *out, int64_t dflt, struct li_err *e,
                 const char *sql, const char *fmt, ...)
 {
-    sqlite3_stmt *st;
     va_list ap;
-    int rc = sq_stmt(s->wdb, &s->wcache, sql, &st, e);
+    int found, rc;
 
-    if (rc)
-        return rc;
     va_start(ap, fmt);
-    sq_bindv(st, fmt, ap);
+    rc = sq_wintv(s, out, &found, e, sql, fmt, ap);
     va_end(ap);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *out = sqlite3_column_type(st, 0) == SQLITE_NULL
-                   ? dflt
-                   : sqlite3_column_int64(st, 0);
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
+    if (rc == 0 && !found)
         *out = dflt;
-        rc = 0;
-    } else {
-        rc = sq_fail(e, s->wdb, rc, "policy read");
-    }
-    sqlite3_reset(st);
     return rc;
 }
 
