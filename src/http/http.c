@@ -5,10 +5,14 @@
  * pool of limits.threads). For every request MHD calls access_handler()
  * several times:
  *   call 1       headers are in: check the header size, the query count,
- *                Content-Length and, when a body follows, the credentials. A
- *                rejection of a request that carries a body is answered at
- *                once, so the body is never read (MHD then closes the
- *                connection); otherwise it waits.
+ *                Content-Length and, when a body follows, the credentials
+ *                and then what taxii_precheck() decides without the body
+ *                (endpoint, method, Accept, API root, collection, the
+ *                right the operation needs), under the snapshot the
+ *                credentials were checked under. A rejection of a request
+ *                that carries a body is answered at once, so the body is
+ *                never read (MHD then closes the connection); otherwise it
+ *                waits.
  *   calls 2..n   body chunks (POST): appended to a buffer limited to
  *                max_content_length. A chunked upload (which announces no
  *                length) that overflows it is drained and answered with 413
@@ -84,6 +88,10 @@ struct req {
     size_t content_length;      /* announced (within the limit), else 0 */
     int encoded_nul;            /* the raw URI holds %00 */
     int auth_deferred;          /* no body: credentials checked in dispatch */
+    /* taxii_precheck()'s answer when it refused the request on call 1
+     * (refused: reject_status is its status); released in completed(). */
+    struct taxii_resp refusal;
+    int refused;
 };
 
 /* ---------------------------------------------------------------------
@@ -337,6 +345,18 @@ static void reject(struct req *r, int status, const char *title,
     r->reject_desc = desc;
 }
 
+/* Queue the rejection decided before the last call: taxii's own answer
+ * when taxii_precheck() refused the request, else an error made here. */
+static enum MHD_Result queue_reject(struct MHD_Connection *conn,
+                                    struct req *r, const char *method,
+                                    const char *url)
+{
+    if (r->refused)
+        return queue(conn, r, method, url, &r->refusal);
+    return queue_error(conn, r, method, url, r->reject_status,
+                       r->reject_title, r->reject_desc);
+}
+
 /* Whether the request announces a body that MHD would go on to read. */
 static int has_body(struct MHD_Connection *conn)
 {
@@ -362,12 +382,16 @@ static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
 
 static void authenticate(struct http_server *h, struct MHD_Connection *conn,
                          struct req *r, struct policy_snap **snap_out);
+static void precheck(struct http_server *h, struct MHD_Connection *conn,
+                     const char *url, const char *method, struct req *r,
+                     struct policy_snap *snap);
 
 /* Call 1: everything that can be decided from the header block. */
 static void check_head(struct http_server *h, struct MHD_Connection *conn,
                        const char *url, const char *method, struct req *r)
 {
     struct hdr_count hc = {0, 0}, qc = {0, 0};
+    struct policy_snap *snap = NULL;
     const char *cl;
 
     if (r->encoded_nul) {
@@ -408,7 +432,35 @@ static void check_head(struct http_server *h, struct MHD_Connection *conn,
         r->auth_deferred = 1;
         return;
     }
-    authenticate(h, conn, r, NULL);
+    authenticate(h, conn, r, &snap);
+    if (r->authed)
+        precheck(h, conn, url, method, r, snap);
+    policy_snap_release(h->p, snap);
+}
+
+/* Call 1 of an authenticated request with a body: refuse it now when its
+ * headers already decide taxii's answer (an unknown endpoint or collection,
+ * a right missing, ...), with that answer, so the body is never read. snap
+ * is the snapshot the credentials were checked under. What passes is
+ * checked again, with the body, by taxii_handle() on the last call, under
+ * the snapshot current then. */
+static void precheck(struct http_server *h, struct MHD_Connection *conn,
+                     const char *url, const char *method, struct req *r,
+                     struct policy_snap *snap)
+{
+    struct taxii_req tr;
+
+    memset(&tr, 0, sizeof(tr));
+    tr.method = method;
+    tr.path = url;
+    tr.accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                            MHD_HTTP_HEADER_ACCEPT);
+    tr.who = &r->who;
+    tr.snap = snap;
+    if (taxii_precheck(h->t, &tr, &r->refusal)) {
+        r->refused = 1;
+        reject(r, r->refusal.status, NULL, NULL);
+    }
 }
 
 /* Check the credentials; on success r->authed (and *snap_out, when not
@@ -533,12 +585,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         r->server = h;
         r->t0_us = li_time_mono_us();
         li_buf_init(&r->body, h->lim.max_content_length);
+        taxii_resp_init(&r->refusal, LI_BUF_NOLIMIT);
         *con_cls = r;
         check_head(h, conn, url, method, r);
         /* Refuse now rather than read a body we will not use. */
         if (r->reject_status && has_body(conn))
-            return queue_error(conn, r, method, url, r->reject_status,
-                               r->reject_title, r->reject_desc);
+            return queue_reject(conn, r, method, url);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -573,8 +625,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         return MHD_YES;
     }
     if (r->reject_status)
-        return queue_error(conn, r, method, url, r->reject_status,
-                           r->reject_title, r->reject_desc);
+        return queue_reject(conn, r, method, url);
     return dispatch(h, conn, url, method, r);
 }
 
@@ -590,6 +641,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->responding)
         __atomic_sub_fetch(&h->responding, 1, __ATOMIC_RELAXED);
     li_buf_release(&r->body);
+    taxii_resp_release(&r->refusal);
     memset(&r->who, 0, sizeof(r->who));
     free(r);
     *con_cls = NULL;

@@ -16,6 +16,9 @@
  * A partner sees an API root (in discovery and at its URL) when it holds a
  * grant on at least one collection in it, and a collection when it can read
  * or write it; anything else answers 404, as if it did not exist.
+ * Steps 1-7 need no body: admit() runs them for taxii_handle() and, before a
+ * body is read, for taxii_precheck(), so the http layer can refuse a POST
+ * from its headers with the very answer taxii_handle() would give.
  */
 #include "taxii/taxii_int.h"
 
@@ -502,6 +505,109 @@ static int resolve(struct taxii_ctx *c)
     return 0;
 }
 
+/* Empty resp for a new answer. */
+static void resp_reset(struct taxii_resp *resp)
+{
+    resp->status = 0;
+    resp->content_type = TAXII_MEDIA;
+    resp->date_added_first[0] = '\0';
+    resp->date_added_last[0] = '\0';
+    resp->allow = NULL;
+    li_buf_clear(&resp->body);
+}
+
+/* Steps 1-7 of the order above, everything that the path, the method, the
+ * headers and the principal decide, shared by taxii_handle() and
+ * taxii_precheck() so that both answer alike. c->t, c->req and c->resp are
+ * set by the caller; *route gets the parsed path (its segments point into
+ * *copy, a malloc'ed copy of the path the caller frees, NULL when none was
+ * made) and c->route, c->snap (req->snap, else one acquired here:
+ * *own_snap = 1, the caller releases it), c->root, c->coll and the rights
+ * are filled as far as they were decided. 0 when the handler may run,
+ * -1 when c->resp holds the answer. */
+static int admit(struct taxii_ctx *c, struct taxii_route *route,
+                 char **copy, int *own_snap)
+{
+    const struct taxii_req *req = c->req;
+    struct taxii_resp *resp = c->resp;
+    struct li_err e = {0};
+    int rc;
+
+    *copy = NULL;
+    *own_snap = 0;
+    memset(route, 0, sizeof *route);
+    c->route = route;
+    if (!req->path) {
+        taxii_fail(resp, TAXII_C_NO_ENDPOINT, NULL);
+        return -1;
+    }
+    *copy = strdup(req->path);
+    if (!*copy) {
+        taxii_fail_code(resp, LI_ENOMEM, NULL);
+        return -1;
+    }
+    if (route_parse(*copy, route)) {
+        taxii_fail(resp, TAXII_C_NO_ENDPOINT,
+                   "TAXII 2.1 paths are /taxii2/ and /{api-root}/...");
+        return -1;
+    }
+    if (!req->method || !method_ok(route->ep, req->method)) {
+        taxii_fail(resp, TAXII_C_METHOD, "this endpoint allows %s",
+                   allowed_methods(route->ep));
+        resp->allow = allowed_methods(route->ep);
+        return -1;
+    }
+    if (!taxii_accept_ok(req->accept, route->ep == TAXII_EP_MANIFEST)) {
+        taxii_fail(resp, TAXII_C_NOT_ACCEPTABLE,
+                   "this endpoint answers in " TAXII_MEDIA);
+        return -1;
+    }
+    if (!req->who) {
+        taxii_fail(resp, TAXII_C_UNAUTHENTICATED, NULL);
+        return -1;
+    }
+    if (req->snap) {
+        c->snap = req->snap;
+    } else {
+        rc = policy_acquire(c->t->policy, &c->snap, &e);
+        if (rc) {
+            li_error("taxii: policy: %s", e.msg);
+            taxii_fail_code(resp, rc, &e);
+            return -1;
+        }
+        *own_snap = 1;
+    }
+    return resolve(c);
+}
+
+int taxii_precheck(struct taxii *t, const struct taxii_req *req,
+                   struct taxii_resp *resp)
+{
+    struct taxii_route route;
+    struct taxii_ctx c;
+    char *copy = NULL;
+    int own_snap = 0, refused;
+
+    resp_reset(resp);
+    memset(&c, 0, sizeof c);
+    c.t = t;
+    c.req = req;
+    c.resp = resp;
+    refused = admit(&c, &route, &copy, &own_snap) != 0;
+    /* Only a refusal the body cannot change stands: a 5xx (no memory, no
+     * snapshot) says nothing about the request, and the whole request will
+     * meet the same checks in taxii_handle(). */
+    if (refused && (resp->status < 400 || resp->status >= 500 ||
+                    resp->body.len == 0))
+        refused = 0;
+    if (!refused)
+        resp_reset(resp);
+    if (own_snap)
+        policy_snap_release(t->policy, c.snap);
+    free(copy);
+    return refused;
+}
+
 int taxii_handle(struct taxii *t, const struct taxii_req *req,
                  struct taxii_resp *resp)
 {
@@ -509,60 +615,14 @@ int taxii_handle(struct taxii *t, const struct taxii_req *req,
     struct taxii_ctx c;
     struct li_err e = {0};
     char *copy = NULL;
-    int own_snap = 0, rc;
+    int own_snap = 0;
 
-    resp->status = 0;
-    resp->content_type = TAXII_MEDIA;
-    resp->date_added_first[0] = '\0';
-    resp->date_added_last[0] = '\0';
-    li_buf_clear(&resp->body);
+    resp_reset(resp);
     memset(&c, 0, sizeof c);
     c.t = t;
     c.req = req;
     c.resp = resp;
-    c.route = &route;
-
-    copy = req->path ? strdup(req->path) : NULL;
-    if (!copy) {
-        if (req->path) {
-            taxii_fail_code(resp, LI_ENOMEM, NULL);
-            goto out;
-        }
-        taxii_fail(resp, TAXII_C_NO_ENDPOINT, NULL);
-        goto out;
-    }
-    if (route_parse(copy, &route)) {
-        taxii_fail(resp, TAXII_C_NO_ENDPOINT,
-                   "TAXII 2.1 paths are /taxii2/ and /{api-root}/...");
-        goto out;
-    }
-    if (!req->method || !method_ok(route.ep, req->method)) {
-        taxii_fail(resp, TAXII_C_METHOD, "this endpoint allows %s",
-                   allowed_methods(route.ep));
-        resp->allow = allowed_methods(route.ep);
-        goto out;
-    }
-    if (!taxii_accept_ok(req->accept, route.ep == TAXII_EP_MANIFEST)) {
-        taxii_fail(resp, TAXII_C_NOT_ACCEPTABLE,
-                   "this endpoint answers in " TAXII_MEDIA);
-        goto out;
-    }
-    if (!req->who) {
-        taxii_fail(resp, TAXII_C_UNAUTHENTICATED, NULL);
-        goto out;
-    }
-    if (req->snap) {
-        c.snap = req->snap;
-    } else {
-        rc = policy_acquire(t->policy, &c.snap, &e);
-        if (rc) {
-            li_error("taxii: policy: %s", e.msg);
-            taxii_fail_code(resp, rc, &e);
-            goto out;
-        }
-        own_snap = 1;
-    }
-    if (resolve(&c))
+    if (admit(&c, &route, &copy, &own_snap))
         goto out;
     switch (route.ep) {
     case TAXII_EP_DISCOVERY: get_discovery(&c); break;

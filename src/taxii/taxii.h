@@ -104,6 +104,22 @@ void taxii_resp_release(struct taxii_resp *r);
 int taxii_handle(struct taxii *t, const struct taxii_req *req,
                  struct taxii_resp *resp);
 
+/* What taxii_handle() would answer req whatever its body, decided from the
+ * method, path, Accept header and principal alone (steps 1-7 in taxii.c:
+ * endpoint 404, method 405, Accept 406, no principal 401, API root or
+ * collection unknown or invisible to the partner 404, the right the
+ * operation needs missing 403). For the http layer, before it reads a
+ * body: req->body, envelope, params and content_type are not looked at.
+ * req->snap follows taxii_handle()'s rule (borrowed when given, else the
+ * current snapshot is acquired and released here). An early exit only:
+ * taxii_handle() makes all these checks again on the whole request.
+ * Returns 1 when resp holds that answer (a 4xx TAXII error body, and the
+ * Allow header of a 405), 0 when only the whole request can be answered
+ * (resp is then empty, status 0; also when a check failed for want of
+ * memory or a snapshot). Thread-safe as taxii_handle(). */
+int taxii_precheck(struct taxii *t, const struct taxii_req *req,
+                   struct taxii_resp *resp);
+
 /* Fill resp with a TAXII error message body {"title", "description",
  * "http_status"} for status. description may be NULL. Used by the http
  * module for what it rejects itself (401, 413, 431, ...). */

@@ -2,15 +2,19 @@
 Basic (users) and Bearer (tokens), 401 with WWW-Authenticate, revoked
 tokens, rights per collection (no right at all -> 404, the needed right
 missing -> 403), the DELETE rule (TAXII 2.1 section 5.7: the requester
-needs both can_read and can_write), grants changed while the server runs,
-and status resources readable only by their submitter."""
+needs both can_read and can_write), a POST refused from its headers (right,
+collection, API root, method) before its body is read, grants changed while
+the server runs, and status resources readable only by their submitter."""
 
+import json
 import os
+import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from liaison_test import (Hub, basic, bearer, case, check, eq, indicator,  # noqa: E402
-                          poll, run)
+from liaison_test import (SLOW, TAXII, Fail, Hub, Resp, basic, bearer,  # noqa: E402
+                          case, check, eq, indicator, poll, run)
 
 H = Hub("auth")
 C = {}
@@ -180,6 +184,152 @@ def delete_rule():
     H.get(P(obj=o["id"]), auth="rw").expect(200, "still there after refused DELETEs")
     H.req("DELETE", P(obj=o["id"]), auth="rw").expect(200, "DELETE with read+write")
     H.get(P(obj=o["id"]), auth="rw").expect(404, "gone")
+
+
+# ---- a POST refused from its headers, before its body is read ----------
+
+BIG = 5 * 1024 * 1024      # within the default max_content_length (10 MiB)
+PROMPT = 10                # seconds; the server's idle timeout is 60
+
+
+def post_head(path, auth, length=BIG, method="POST"):
+    """The header block of a request announcing a body of length bytes."""
+    return ("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: %s\r\n"
+            "Accept: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n" % (
+                method, path, H.creds.get(auth, auth), TAXII, TAXII, length)).encode()
+
+
+def read_resp(sock, method, path, timeout):
+    """One response read from sock, or None if none was complete within
+    timeout seconds (or the server closed the connection without one)."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            return None
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            break
+        buf += chunk
+        head, sep, rest = buf.partition(b"\r\n\r\n")
+        if sep:
+            cl = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+            if cl and len(rest) >= int(cl[0].split(b":", 1)[1]):
+                break
+    head, sep, body = buf.partition(b"\r\n\r\n")
+    if not sep or not head.startswith(b"HTTP/1."):
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    hd = {}
+    for l in lines[1:]:
+        k, _, v = l.partition(":")
+        hd[k.strip().lower()] = v.strip()
+    return Resp(method, path, int(lines[0].split()[1]), hd, body)
+
+
+def closed_within(sock, timeout):
+    """True if the server closes sock (sending nothing more) within
+    timeout seconds."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def refused_before_body(path, auth, status, description, method="POST"):
+    """Send only the headers of a request announcing a BIG body: the answer
+    must come at once (the server does not wait for the body, which would
+    take until its idle timeout), and the server then closes the
+    connection. Returns the response."""
+    s = socket.create_connection(("127.0.0.1", H.port), timeout=PROMPT * SLOW)
+    try:
+        t0 = time.monotonic()
+        s.sendall(post_head(path, auth, method=method))
+        r = read_resp(s, method, path, PROMPT * SLOW)
+        if r is None:
+            raise Fail("%s %s as %s: no answer within %.0fs to the headers of a %d-byte "
+                       "request: the server waits for the body" % (method, path, auth, PROMPT * SLOW, BIG))
+        r.expect(status, "%s %s as %s, headers only" % (method, path, auth))
+        eq(r.json.get("description"), description, "%s %s as %s: description" % (method, path, auth))
+        # the body is not wanted: after the answer the connection is closed
+        check(closed_within(s, PROMPT * SLOW),
+              "%s %s as %s: connection still open %.0fs after the refusal" % (
+                  method, path, auth, time.monotonic() - t0))
+        return r
+    finally:
+        s.close()
+
+
+def big_envelope(size=BIG):
+    """An envelope of one new indicator padded to size bytes."""
+    body = json.dumps({"objects": [indicator()]}).encode()
+    return body[:-1] + b" " * (size - len(body)) + body[-1:]
+
+
+@case(timeout=120)
+def post_without_write_right_refused_before_body():
+    r = refused_before_body(P(), "ro", 403, "no write access to this collection")
+    eq(r.json, {"title": "Forbidden", "description": "no write access to this collection",
+                "http_status": "403"}, "the 403 body")
+    # the same answer when the body does come: the whole 5 MB sent at once
+    s = socket.create_connection(("127.0.0.1", H.port), timeout=PROMPT * SLOW)
+    try:
+        try:
+            s.sendall(post_head(P(), "ro") + big_envelope())
+        except OSError:
+            pass  # the server answered and closed before taking it all
+        r2 = read_resp(s, "POST", P(), PROMPT * SLOW)
+        check(r2 is not None, "no answer to a 5 MB POST from a read-only partner")
+        r2.expect(403, "read-only partner, 5 MB body sent")
+        eq(r2.body, r.body, "403 body with and without the request body")
+    finally:
+        s.close()
+    # by alias too
+    refused_before_body("/api1/collections/main/objects/", "ro", 403, "no write access to this collection")
+
+
+@case(timeout=120)
+def post_to_unknown_or_invisible_collection_refused_before_body():
+    unknown = Hub.objects_path("api1", "12345678-1234-4234-8234-123456789012")
+    refused_before_body(unknown, "rw", 404, "no such collection")
+    # a collection the partner can neither read nor write does not exist for it
+    refused_before_body(P("other"), "ro", 404, "no such collection")
+    refused_before_body(P("other"), "wo", 404, "no such collection")
+    # an API root where the partner holds no grant, and one that does not exist
+    refused_before_body(P(), "none", 404, "no such API root")
+    refused_before_body(Hub.objects_path("nosuch", C["c"]), "rw", 404, "no such API root")
+    # an endpoint that takes no POST: 405 with its Allow header
+    r = refused_before_body("/api1/collections/%s/" % C["c"], "rw", 405, "this endpoint allows GET")
+    eq(r.header("Allow"), "GET", "Allow of a refused POST")
+
+
+@case(timeout=120)
+def post_with_write_right_reads_the_body():
+    for p in ("rw", "wo"):
+        s = socket.create_connection(("127.0.0.1", H.port), timeout=PROMPT * SLOW)
+        try:
+            s.sendall(post_head(P(), p))
+            # allowed: the server waits for the body instead of answering
+            early = read_resp(s, "POST", P(), 1.0 * SLOW)
+            check(early is None, "partner %s: answered before the body was sent: %r" % (p, early))
+            s.sendall(big_envelope())
+            r = read_resp(s, "POST", P(), 60 * SLOW)
+            check(r is not None, "partner %s: no answer to a 5 MB POST" % p)
+            r.expect(202, "partner %s, 5 MB envelope" % p)
+            eq(r.json.get("success_count"), 1, "partner %s: success_count" % p)
+        finally:
+            s.close()
+    H.post(P(), {"objects": [indicator()]}, auth="rw").expect(202, "a small POST as before")
 
 
 @case

@@ -111,6 +111,15 @@ int taxii_handle(struct taxii *t, const struct taxii_req *req,
     return 0;
 }
 
+/* The stub decides nothing from the headers: every request reaches
+ * taxii_handle() above (refusals made before the body are tested against
+ * the real taxii in tests/integration/test_auth.py). */
+int taxii_precheck(struct taxii *t, const struct taxii_req *req,
+                   struct taxii_resp *resp)
+{
+    return 0;
+}
+
 /* ---------------------------------------------------------------------
  * Fixture
  * ------------------------------------------------------------------- */
