@@ -59,7 +59,11 @@
  */
 #include "core/time.h"
 #include "core/util.h"
+#include "core/limits.h"
+#include "json/jsonx.h"
 #include "stix/stix.h"
+#include "store/store.h"
+#include "store/store_policy.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -1241,6 +1245,187 @@ static double check_generated(const struct envs *e)
     return us;
 }
 
+/* ------------------------------------------------------------------ */
+/* In-process stage costs: what the server's own libraries charge per
+ * object with no HTTP, so that the ingest rate can be read against a floor
+ * (the "stages" lines of the output). */
+
+#define STAGE_THREADS 4 /* store writers, as the ingest's 4 clients */
+
+struct stages {
+    double parse_us, validate_us, dump_us, free_us, store_us;
+    size_t store_objects;
+};
+
+struct stage_run {
+    struct store *st;
+    int64_t coll, root, partner;
+    struct store_obj *objs;     /* all objects, envelope after envelope */
+    size_t n_env;
+    atomic_size_t next;         /* the next envelope to store */
+    const char *status;         /* a status text of the hub's size */
+    atomic_int failed;
+};
+
+static int stage_status(void *ctx, const int *result, const int64_t *added,
+                        const char **json, size_t *len)
+{
+    (void)result;
+    (void)added;
+    *json = ctx;
+    *len = strlen(ctx);
+    return 0;
+}
+
+static void *stage_writer(void *arg)
+{
+    struct stage_run *r = arg;
+    int res[OBJS_PER_ENV];
+    int64_t added[OBJS_PER_ENV];
+    uint64_t rng = (uint64_t)(uintptr_t)&rng;
+    size_t k;
+
+    while ((k = atomic_fetch_add(&r->next, 1)) < r->n_env) {
+        char sid[LI_UUID_LEN + 1];
+        struct li_err err;
+        struct store_audit_entry au = {li_time_now_us(), 3, "benchco", NULL,
+                                       "added to collection bench"};
+        struct store_status_req sr = {sid, r->root, r->partner,
+                                      li_time_now_us(), stage_status,
+                                      (void *)r->status, &au};
+        uuid_v4_fast(&rng, sid);
+        if (store_put_status(r->st, r->coll, r->partner,
+                             r->objs + k * OBJS_PER_ENV, OBJS_PER_ENV, res,
+                             added, &sr, &err) != 0) {
+            fprintf(stderr, "bench_hub: stage store: %s\n", err.msg);
+            atomic_store(&r->failed, 1);
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* Parse, validate, dump and free every envelope of e on this thread
+ * (thread CPU time, per stage), then store the dumped objects with
+ * store_put_status() from STAGE_THREADS threads, an envelope per call,
+ * into a fresh store under g.dir: durable (synchronous=FULL), group commit
+ * as in the server, each envelope with a status text of the hub's size and
+ * an audit row per object, as a POST does. The store's cost is the whole
+ * process's CPU time over that phase (its writer thread included; nothing
+ * else runs then). */
+static void measure_stages(const struct envs *e, struct stages *out)
+{
+    struct li_buf js;
+    struct li_err err;
+    struct store_opts so = {.create = 1};
+    struct store_config *cfg = NULL;
+    struct stage_run run;
+    struct stix_report rep;
+    pthread_t th[STAGE_THREADS];
+    char dir[PATH_MAX], status[12000], cuuid[LI_UUID_LEN + 1];
+    size_t n_obj = e->n * OBJS_PER_ENV, k, i, n = 0;
+    size_t *offs = calloc(n_obj + 1, sizeof(*offs));
+    double t, parse = 0, validate = 0, dump = 0, freeing = 0;
+
+    memset(&run, 0, sizeof(run));
+    run.objs = calloc(n_obj, sizeof(*run.objs));
+    if (!offs || !run.objs)
+        die(2, "out of memory");
+    li_buf_init(&js, LI_BUF_NOLIMIT);
+    stix_report_init(&rep, 0);
+    for (k = 0; k < e->n; k++) {
+        json_t *env, *arr, *o;
+        t = thread_cpu_s();
+        if (jsonx_parse(e->text + e->off[k], e->off[k + 1] - e->off[k],
+                        LI_DEFAULT_MAX_JSON_DEPTH, &env, &err) != 0)
+            die(2, "stage parse: %s", err.msg);
+        parse += thread_cpu_s() - t;
+        arr = json_object_get(env, "objects");
+        t = thread_cpu_s();
+        json_array_foreach(arr, i, o) {
+            stix_report_clear(&rep);
+            stix_validate(o, NULL, &rep);
+        }
+        validate += thread_cpu_s() - t;
+        t = thread_cpu_s();
+        json_array_foreach(arr, i, o) {
+            offs[n + i] = js.len;
+            if (jsonx_dump(o, &js) != 0)
+                die(2, "stage dump failed");
+        }
+        dump += thread_cpu_s() - t;
+        json_array_foreach(arr, i, o) {
+            const char *id = json_string_value(json_object_get(o, "id"));
+            run.objs[n + i].stix_id = strdup(id ? id : "");
+            if (!run.objs[n + i].stix_id)
+                die(2, "out of memory");
+        }
+        n += OBJS_PER_ENV;
+        t = thread_cpu_s();
+        json_decref(env);
+        freeing += thread_cpu_s() - t;
+    }
+    offs[n_obj] = js.len;
+    for (i = 0; i < n_obj; i++) {
+        run.objs[i].type = "indicator";
+        run.objs[i].spec_version = "2.1";
+        run.objs[i].json = js.data + offs[i];
+        run.objs[i].json_len = offs[i + 1] - offs[i];
+    }
+
+    /* a status of 100 successes, as the hub writes it (about 10 KB) */
+    k = (size_t)snprintf(status, sizeof(status),
+                         "{\"id\":\"%036d\",\"status\":\"complete\","
+                         "\"total_count\":100,\"success_count\":100,"
+                         "\"successes\":[", 0);
+    for (i = 0; i < OBJS_PER_ENV; i++)
+        k += (size_t)snprintf(status + k, sizeof(status) - k,
+                              "%s{\"id\":\"indicator--%036zu\",\"version\":"
+                              "\"2026-11-27T12:00:00.000Z\",\"date_added\":"
+                              "\"2026-11-27T12:00:00.000000Z\"}",
+                              i ? "," : "", i);
+    snprintf(status + k, sizeof(status) - k,
+             "],\"failure_count\":0,\"pending_count\":0}");
+    run.status = status;
+
+    li_err_clear(&err);
+    snprintf(dir, sizeof(dir), "%.4000s/stages", g.dir);
+    if (mkdir(dir, 0700) != 0 || store_open(dir, &so, &run.st, &err) != 0 ||
+        store_api_root_add(run.st, "api", "Bench", NULL, &err) != 0 ||
+        store_collection_add(run.st, "api", NULL, "Bench", NULL, NULL, cuuid,
+                             &err) != 0 ||
+        store_partner_add(run.st, "benchco", "XAL", "XAL.BENCHCO", NULL,
+                          &err) != 0 ||
+        store_config_load(run.st, &cfg, &err) != 0)
+        die(2, "stage store in %s: %s", dir, err.msg);
+    run.coll = cfg->colls[0].id;
+    run.root = cfg->colls[0].api_root_id;
+    run.partner = cfg->partners[0].id;
+    store_config_free(cfg);
+    run.n_env = e->n;
+    t = self_cpu_s();
+    for (i = 0; i < STAGE_THREADS; i++)
+        if (pthread_create(&th[i], NULL, stage_writer, &run) != 0)
+            die(2, "pthread_create failed");
+    for (i = 0; i < STAGE_THREADS; i++)
+        pthread_join(th[i], NULL);
+    out->store_us = (self_cpu_s() - t) * 1e6 / (double)n_obj;
+    if (atomic_load(&run.failed))
+        die(2, "stage store failed");
+    store_free(run.st);
+    for (i = 0; i < n_obj; i++)
+        free((char *)run.objs[i].stix_id);
+    free(run.objs);
+    free(offs);
+    stix_report_release(&rep);
+    li_buf_release(&js);
+    out->parse_us = parse * 1e6 / (double)n_obj;
+    out->validate_us = validate * 1e6 / (double)n_obj;
+    out->dump_us = dump * 1e6 / (double)n_obj;
+    out->free_us = freeing * 1e6 / (double)n_obj;
+    out->store_objects = n_obj;
+}
+
 /* POST one indicator that only full validation rejects (confidence 101):
  * returns its success_count (1 stored, 0 rejected), or -1. Shows that the
  * server runs in the mode the comparison thinks it does. */
@@ -1381,6 +1566,10 @@ int main(void)
     long budget_s = env_long("BENCH_MAX_SECONDS", 240, 10, 86400);
     long vcmp_objects = env_long("BENCH_VALIDATION_OBJECTS", 50000, 0,
                                  10000000);
+    long stage_objects = env_long("BENCH_STAGE_OBJECTS", 100000, 0,
+                                  10000000);
+    struct stages stg = {0};
+    double stage_total = 0;
     struct vcmp vc;
     int cut_short = 0;
     int status = 0;
@@ -1417,6 +1606,22 @@ int main(void)
     }
 
     setup_data_dir();
+    if (stage_objects >= OBJS_PER_ENV) {
+        struct envs se;
+        gen_envelopes(&se, 0, (size_t)stage_objects / OBJS_PER_ENV, &rng,
+                      li_time_now_us() - 60LL * 86400 * 1000000);
+        measure_stages(&se, &stg);
+        envs_free(&se);
+        stage_total = stg.parse_us + stg.validate_us + stg.dump_us +
+                      stg.free_us + stg.store_us;
+        printf("in-process stages per object (%zu objects, no HTTP; JSON on "
+               "one thread, the store from %d\n  threads with its writer, "
+               "durable): parse %.2f us, validate %.2f, dump %.2f, free "
+               "%.2f, store %.2f\n  = %.2f us: at most %.0f objects/s on "
+               "2 cores before HTTP, policy and the load generator\n",
+               stg.store_objects, STAGE_THREADS, stg.parse_us, stg.validate_us, stg.dump_us,
+               stg.free_us, stg.store_us, stage_total, 2e6 / stage_total);
+    }
     setup_hub("hub");
     start_server(NULL);
     printf("liaisond pid %d on 127.0.0.1:%d (plain HTTP on loopback: TLS not "
@@ -1691,6 +1896,14 @@ int main(void)
            "no waiting): ingest %.0f obj/s, pages %.0f/s at %lluk\n",
            cores, cpu_ingest, cpu_pages,
            (unsigned long long)(last->objects / 1000));
+    if (stage_total > 0)
+        printf("  floor    the in-process stages alone cost %.2f us/object "
+               "(JSON parse+dump+free %.2f): at most %.0f obj/s on %.0f "
+               "cores = %.2fx the ingest target, before HTTP and the load "
+               "generator\n",
+               stage_total, stg.parse_us + stg.dump_us + stg.free_us,
+               cores * 1e6 / stage_total, cores,
+               cores * 1e6 / stage_total / TARGET_INGEST);
     printf("  run time %.0f s; load average at the end %s (other work on "
            "the machine skews every number)\n",
            (double)(li_time_mono_us() - t_start) / 1e6, loadavg());

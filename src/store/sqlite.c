@@ -52,6 +52,21 @@
     " idh INTEGER NOT NULL," \
     " json TEXT NOT NULL);"
 
+/* Status resources are appended (seq) so that their large JSON never
+ * moves inside a B-tree; only the small (api_root_id, id) index takes a
+ * random key. Schema 3 and older kept them in a WITHOUT ROWID table keyed
+ * by that pair, which cost an envelope's commit as much as 60 of its
+ * objects (see migrate()). */
+#define STATUS_TABLE_SQL                                                       \
+    "CREATE TABLE IF NOT EXISTS status("                                       \
+    " seq INTEGER PRIMARY KEY,"                                                \
+    " api_root_id INTEGER NOT NULL,"                                           \
+    " id TEXT NOT NULL,"                                                       \
+    " partner_id INTEGER NOT NULL,"                                            \
+    " created_us INTEGER NOT NULL,"                                            \
+    " json TEXT NOT NULL,"                                                     \
+    " UNIQUE(api_root_id, id));"
+
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta("
     " key TEXT PRIMARY KEY, ival INTEGER, bval BLOB) WITHOUT ROWID;"
@@ -93,13 +108,7 @@ static const char schema_sql[] =
     " can_write INTEGER NOT NULL,"
     " PRIMARY KEY(partner_id, collection_id)) WITHOUT ROWID;"
     OBJECTS_TABLE_SQL
-    "CREATE TABLE IF NOT EXISTS status("
-    " api_root_id INTEGER NOT NULL,"
-    " id TEXT NOT NULL,"
-    " partner_id INTEGER NOT NULL,"
-    " created_us INTEGER NOT NULL,"
-    " json TEXT NOT NULL,"
-    " PRIMARY KEY(api_root_id, id)) WITHOUT ROWID;"
+    STATUS_TABLE_SQL
     "CREATE INDEX IF NOT EXISTS status_created ON status(created_us);"
     "INSERT OR IGNORE INTO meta(key, ival) VALUES('marking_gen', 1);"
     "CREATE TABLE IF NOT EXISTS marking_sets("
@@ -662,6 +671,7 @@ struct sq_job {
     size_t st_len;
     store_status_fn st_fn; /* the status text from the results (put+status) */
     void *st_ctx;
+    const struct store_audit_entry *audit; /* per added version, or NULL */
     int *result; /* job-owned, copied out on success */
     int64_t *added;
     int rc;
@@ -826,6 +836,9 @@ static void run_job(struct store *s, struct sq_job *j)
         rc = put_status(s, j, &j->err);
     for (size_t i = 0; i < j->n && rc == 0; i++)
         rc = put_one(s, j, &j->objs[i], &j->result[i], &j->added[i], &j->err);
+    for (size_t i = 0; j->audit && i < j->n && rc == 0; i++)
+        if (j->result[i] == STORE_ADDED)
+            rc = sq_audit_insert(s, j->audit, j->objs[i].stix_id, &j->err);
     if (rc == 0 && j->st_fn) {
         if (j->st_fn(j->st_ctx, j->result, j->added, &j->st_json,
                      &j->st_len) != 0 ||
@@ -996,6 +1009,7 @@ int store_put_status(struct store *s, int64_t coll_id, int64_t submitter,
         job.st_created = st->created_us;
         job.st_fn = st->fn;
         job.st_ctx = st->ctx;
+        job.audit = st->added_audit;
     }
 
     rc = run_queued(s, &job);
@@ -1068,18 +1082,19 @@ static int idx_key(struct store *s, unsigned char key[SQ_IDX_KEY_BYTES],
 }
 
 /* 1 when table objects has column col. */
-static int has_column(struct store *s, const char *col, int *out,
-                      struct li_err *e)
+static int has_column(struct store *s, const char *table, const char *col,
+                      int *out, struct li_err *e)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->wdb,
-                                "SELECT 1 FROM pragma_table_info('objects')"
-                                " WHERE name=?1",
+                                "SELECT 1 FROM pragma_table_info(?1)"
+                                " WHERE name=?2",
                                 -1, &st, NULL);
 
     if (rc != SQLITE_OK)
         return sq_fail(e, s->wdb, rc, "migrate");
-    sqlite3_bind_text(st, 1, col, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     *out = rc == SQLITE_ROW;
     sqlite3_finalize(st);
@@ -1092,18 +1107,38 @@ static int has_column(struct store *s, const char *col, int *out,
  * date_added) instead of date_added, so that a collection's rows are one
  * range of the table; idh (filled by li_idh() for schema 1) feeds the id
  * index in memory, which replaces the random-key UNIQUE index
- * objects_version. The table is copied once. Runs in schema_init's
- * transaction; a no-op on a schema 3 store. */
+ * objects_version. The table is copied once.
+ * Schemas 1 to 3 -> 4: status resources move to an appended table
+ * (STATUS_TABLE_SQL), copied once.
+ * Runs in schema_init's transaction; a no-op on a schema 4 store. */
 static int migrate(struct store *s, struct li_err *e)
 {
     char sql[1024];
-    int have_okey = 0, have_idh = 0;
-    int rc = has_column(s, "okey", &have_okey, e);
+    int have_okey = 0, have_idh = 0, have_seq = 0;
+    int rc = has_column(s, "objects", "okey", &have_okey, e);
 
     if (rc == 0 && !have_okey)
-        rc = has_column(s, "idh", &have_idh, e);
+        rc = has_column(s, "objects", "idh", &have_idh, e);
+    if (rc == 0)
+        rc = has_column(s, "status", "seq", &have_seq, e);
     if (rc)
         return rc;
+    if (!have_seq) {
+        li_info("store: upgrading %s to schema 4 (status resources "
+                "appended)", s->path);
+        rc = sq_exec(s->wdb,
+                     "DROP INDEX IF EXISTS status_created;"
+                     "ALTER TABLE status RENAME TO status_old;"
+                     STATUS_TABLE_SQL
+                     "INSERT INTO status(api_root_id, id, partner_id,"
+                     " created_us, json) SELECT api_root_id, id, partner_id,"
+                     " created_us, json FROM status_old ORDER BY created_us;"
+                     "DROP TABLE status_old;"
+                     "CREATE INDEX status_created ON status(created_us);",
+                     e);
+        if (rc)
+            return rc;
+    }
     if (!have_okey) {
         li_info("store: upgrading %s to schema 3 (rows clustered by "
                 "collection, id index in memory)",
@@ -1143,6 +1178,8 @@ static int schema_init(struct store *s, struct li_err *e)
     if (rc)
         return rc;
     rc = sq_exec(s->wdb, schema_sql, e);
+    if (rc == 0)
+        rc = sq_exec(s->wdb, sq_policy_schema_sql, e);
     if (rc)
         goto out;
     rc = idx_key(s, key, e);

@@ -30,7 +30,7 @@
 #include "core/err.h"
 #include "store/store.h"
 
-#define SQ_SCHEMA_VERSION 3
+#define SQ_SCHEMA_VERSION 4
 #define SQ_STMT_CACHE 48 /* prepared statements kept per connection */
 #define SQ_BUSY_TIMEOUT_MS 10000
 #define SQ_DEFAULT_CKPT_BYTES (64 * 1024 * 1024)
@@ -187,6 +187,16 @@ int sq_vflags_fix(struct store *s, int64_t coll_id, const char *stix_id,
  * transaction (sqlite_marking.c). */
 int sq_mdef_keep(struct store *s, int64_t submitter, const struct store_obj *o,
                  struct li_err *e);
+
+/* The audit_log and policy_docs tables (sqlite_policy.c), made by
+ * schema_init() when missing. */
+extern const char sq_policy_schema_sql[];
+
+struct store_audit_entry;
+/* Append one audit_log row; object, when not NULL, replaces ent->object.
+ * Caller holds s->wmu inside a write transaction (sqlite_policy.c). */
+int sq_audit_insert(struct store *s, const struct store_audit_entry *ent,
+                    const char *object, struct li_err *e);
 
 /* Free the marking-set key cache's entries (store_free). */
 void sq_mset_cache_clear(struct store *s);

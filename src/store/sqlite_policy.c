@@ -3,8 +3,8 @@
  * applied policy documents, and applying a document to the configuration
  * tables in one transaction.
  *
- * Tables (made on first use, CREATE TABLE IF NOT EXISTS, so that stores
- * made before this file existed work unchanged):
+ * Tables (sq_policy_schema_sql, made by store_open() when missing, so that
+ * stores made before this file existed work unchanged):
  *   audit_log(seq, ts_us, kind, partner, object, detail)  append-only
  *   policy_docs(version, applied_us, text)                one row per apply
  *
@@ -22,7 +22,7 @@
 #include "store/sqlite_int.h"
 #include "store/store_policy.h"
 
-static const char policy_schema_sql[] =
+const char sq_policy_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS audit_log("
     " seq INTEGER PRIMARY KEY,"
     " ts_us INTEGER NOT NULL,"
@@ -36,12 +36,6 @@ static const char policy_schema_sql[] =
     " version INTEGER PRIMARY KEY,"
     " applied_us INTEGER NOT NULL,"
     " text TEXT NOT NULL);";
-
-/* Make the tables if missing. Caller holds s->wmu. */
-static int ensure_schema(struct store *s, struct li_err *e)
-{
-    return sq_exec(s->wdb, policy_schema_sql, e);
-}
 
 /* One integer from the writer; *out = dflt when there is no row or NULL. */
 static int wint(struct store *s, int64_t *out, int64_t dflt, struct li_err *e,
@@ -67,6 +61,16 @@ static const char *nz(const char *s)
     return s && *s ? s : NULL;
 }
 
+int sq_audit_insert(struct store *s, const struct store_audit_entry *ent,
+                    const char *object, struct li_err *e)
+{
+    return sq_wrun(s, NULL, e,
+                   "INSERT INTO audit_log(ts_us, kind, partner, object, detail)"
+                   " VALUES(?1, ?2, ?3, ?4, ?5)",
+                   "iittt", ent->ts_us, (int64_t)ent->kind, nz(ent->partner),
+                   object ? object : nz(ent->object), nz(ent->detail));
+}
+
 int store_audit_append(struct store *s, const struct store_audit_entry *ents,
                        size_t n, struct li_err *e)
 {
@@ -78,18 +82,9 @@ int store_audit_append(struct store *s, const struct store_audit_entry *ents,
         return 0;
     pthread_mutex_lock(&s->wmu);
     rc = sq_wbegin(s, e);
-    if (rc)
-        goto out;
-    rc = ensure_schema(s, e);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = sq_wrun(s, NULL, e,
-                  "INSERT INTO audit_log(ts_us, kind, partner, object, detail)"
-                  " VALUES(?1, ?2, ?3, ?4, ?5)",
-                  "iittt", ents[i].ts_us, (int64_t)ents[i].kind,
-                  nz(ents[i].partner), nz(ents[i].object),
-                  nz(ents[i].detail));
+        rc = sq_audit_insert(s, &ents[i], NULL, e);
     rc = sq_wend(s, rc, e);
-out:
     pthread_mutex_unlock(&s->wmu);
     return rc;
 }
@@ -414,9 +409,7 @@ int store_policy_apply_ex(struct store *s, const struct policy_doc *doc,
     rc = sq_wbegin(s, e);
     if (rc)
         goto unlock;
-    rc = ensure_schema(s, e);
-    if (rc == 0)
-        rc = apply_removals(s, doc, e);
+    rc = apply_removals(s, doc, e);
     if (rc == 0)
         rc = apply_upserts(s, doc, e);
     if (rc == 0)
@@ -431,12 +424,7 @@ int store_policy_apply_ex(struct store *s, const struct policy_doc *doc,
     }
     if (rc == 0 && audit) {
         snprintf(obj, sizeof(obj), "policy v%lld", (long long)version);
-        rc = sq_wrun(s, NULL, e,
-                  "INSERT INTO audit_log(ts_us, kind, partner, object, detail)"
-                  " VALUES(?1, ?2, ?3, ?4, ?5)",
-                  "iittt", audit->ts_us, (int64_t)audit->kind,
-                  nz(audit->partner), nz(audit->object) ? audit->object : obj,
-                  nz(audit->detail));
+        rc = sq_audit_insert(s, audit, nz(audit->object) ? NULL : obj, e);
     }
     if (rc == 0)
         rc = sq_wrun(s, NULL, e, "UPDATE meta SET ival=ival+1 WHERE key='config_gen'",

@@ -205,6 +205,7 @@ int store_put(struct store *s, int64_t coll_id, int64_t submitter,
 typedef int (*store_status_fn)(void *ctx, const int *result,
                                const int64_t *date_added, const char **json,
                                size_t *len);
+struct store_audit_entry; /* store/store_policy.h */
 struct store_status_req {
     const char *id;       /* the status id (< 128 bytes) */
     int64_t api_root_id;
@@ -212,6 +213,10 @@ struct store_status_req {
     int64_t created_us;
     store_status_fn fn;
     void *ctx;
+    /* NULL, or an audit_log row appended, in the same transaction, for each
+     * object version the batch added (its object is then the version's
+     * STIX id): the audit trail of a write is durable with the write. */
+    const struct store_audit_entry *added_audit;
 };
 
 /* store_put and store_status_put in one transaction (one commit, one wait):

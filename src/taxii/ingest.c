@@ -43,6 +43,7 @@
 #include "policy/policy.h"
 #include "policy/audit.h"
 #include "stix/stix.h"
+#include "store/store_policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -443,9 +444,17 @@ void taxii_post_objects(struct taxii_ctx *c)
     {
         struct status_args sa = {&st, status_id, request_ts, n, ents, &msgs,
                                  n_ok};
+        /* The audit trail gets a row per new version, written with the
+         * versions themselves (the object rows record submitter and
+         * date_added too; the trail keeps who wrote what after a delete). */
+        char detail[160];
+        struct store_audit_entry au = {now, AUDIT_WRITE,
+                                       req->who->partner_name, NULL, detail};
         struct store_status_req sr = {status_id, c->root->id,
                                       req->who->partner_id, now, status_text,
-                                      &sa};
+                                      &sa, t->audit ? &au : NULL};
+        snprintf(detail, sizeof detail, "added to collection %s",
+                 c->coll->uuid);
         rc = store_put_status(t->store, c->coll->id, req->who->partner_id,
                               objs, n_ok, result, date_added, &sr, &e);
         if (rc) {
@@ -454,21 +463,6 @@ void taxii_post_objects(struct taxii_ctx *c)
             goto out;
         }
     }
-    if (n_ok) {
-        /* The object rows themselves record submitter and date_added in
-         * the same transaction; the audit trail gets a copy per new
-         * version, written asynchronously. */
-        if (t->audit) {
-            char detail[160];
-            snprintf(detail, sizeof detail, "added to collection %s",
-                     c->coll->uuid);
-            for (i = 0; i < n_ok; i++)
-                if (result[i] == STORE_ADDED)
-                    audit_log(t->audit, AUDIT_WRITE, req->who->partner_name,
-                              objs[i].stix_id, detail);
-        }
-    }
-
     rc = li_buf_add(&resp->body, st.data, st.len);
     if (rc) {
         /* Too big for a response: send the counts without the lists. */

@@ -22,6 +22,7 @@
 #include "core/err.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
+#include "store/store_policy.h"
 #include "unit/store_dir.h"
 
 struct fx {
@@ -312,11 +313,34 @@ static const char v2_sql[] =
     "CREATE INDEX objects_coll ON objects(coll_id, date_added, idh);"
     "UPDATE meta SET ival=2 WHERE key='schema_version';";
 
+/* Schemas 1 to 3 kept status resources in a WITHOUT ROWID table keyed by
+ * (api_root_id, id), and made the audit and policy tables on first use. */
+static const char status_v3_sql[] =
+    "DROP INDEX status_created;"
+    "CREATE TABLE s3(api_root_id INTEGER NOT NULL, id TEXT NOT NULL,"
+    " partner_id INTEGER NOT NULL, created_us INTEGER NOT NULL,"
+    " json TEXT NOT NULL, PRIMARY KEY(api_root_id, id)) WITHOUT ROWID;"
+    "INSERT INTO s3 SELECT api_root_id, id, partner_id, created_us, json"
+    " FROM status;"
+    "DROP TABLE status;"
+    "ALTER TABLE s3 RENAME TO status;"
+    "CREATE INDEX status_created ON status(created_us);"
+    "DROP TABLE audit_log;"
+    "DROP TABLE policy_docs;"
+    "UPDATE meta SET ival=3 WHERE key='schema_version';";
+
 /* A store of an older schema is upgraded on open: every object is still
  * there, findable by id, in its place in the collection's order, and its
- * duplicates and new versions are recognised. */
+ * duplicates and new versions are recognised; its status resources are
+ * kept, and the audit trail works. old_sql makes the objects table of the
+ * old schema ("" for schema 3's, the current one). */
 static void upgrade_from(struct fx *f, const char *old_sql)
 {
+    static const char st_json[] = "{\"id\":\"status-old\"}";
+    char *sj = NULL;
+    size_t sj_len = 0;
+    int64_t sj_partner = 0, sj_created = 0;
+    struct store_audit_entry au = {5, 3, "p", "x--1", "d"};
     const char *x = "indicator--00000000-0000-4000-8000-0000000000dd";
     const char *y = "indicator--00000000-0000-4000-8000-0000000000ee";
     char p[128];
@@ -328,18 +352,41 @@ static void upgrade_from(struct fx *f, const char *old_sql)
     assert_int_equal(put(f->s, f->coll, x, 1, &ax), STORE_ADDED);
     assert_int_equal(put(f->s, f->coll, x, 2, NULL), STORE_ADDED);
     assert_int_equal(put(f->s, f->coll, y, 1, &ay), STORE_ADDED);
+    assert_int_equal(store_status_put(f->s, "status-old", 1, 7, 1234, st_json,
+                                      strlen(st_json), NULL),
+                     0);
     store_free(f->s);
     f->s = NULL;
     snprintf(p, sizeof(p), "%s/liaison.db", f->dir);
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
     exec_ok(db, old_sql);
+    exec_ok(db, status_v3_sql);
+    assert_int_equal(
+        count_rows(db, "SELECT count(*) FROM pragma_table_info('status')"
+                       " WHERE name='seq'"),
+        0);
     assert_int_equal(
         count_rows(db, "SELECT count(*) FROM pragma_table_info('objects')"
                        " WHERE name='okey'"),
-        0);
+        *old_sql ? 0 : 1);
     sqlite3_close(db);
 
     f->s = open_at(f->dir, 0);
+    assert_int_equal(store_status_get(f->s, "status-old", 1, &sj, &sj_len,
+                                      &sj_partner, &sj_created, NULL),
+                     0);
+    assert_int_equal(sj_len, strlen(st_json));
+    assert_memory_equal(sj, st_json, sj_len);
+    assert_true(sj_partner == 7 && sj_created == 1234);
+    free(sj);
+    /* a new one beside it; the same id again replaces it */
+    assert_int_equal(store_status_put(f->s, "status-new", 1, 7, 1235, "{}", 2,
+                                      NULL),
+                     0);
+    assert_int_equal(store_status_put(f->s, "status-new", 1, 8, 1236, "[]", 2,
+                                      NULL),
+                     0);
+    assert_int_equal(store_audit_append(f->s, &au, 1, NULL), 0);
     g = query_id(f->s, f->coll, x, STORE_V_LAST);
     assert_int_equal(g.n, 1);
     assert_true(g.v[0] == 2);
@@ -378,6 +425,18 @@ static void upgrade_from(struct fx *f, const char *old_sql)
     assert_int_equal(count_rows(db, "SELECT ival FROM meta"
                                     " WHERE key='schema_version'"),
                      SQ_SCHEMA_VERSION);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM status"), 2);
+    assert_int_equal(count_rows(db, "SELECT partner_id FROM status"
+                                    " WHERE id='status-new'"),
+                     8);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM status WHERE"
+                                    " seq IS NULL"),
+                     0);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master"
+                                    " WHERE name IN ('status_old',"
+                                    " 'status_created')"),
+                     1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM audit_log"), 1);
     sqlite3_close(db);
 }
 
@@ -426,6 +485,11 @@ static void test_upgrade_v2(void **state)
     upgrade_from(*state, v2_sql);
 }
 
+static void test_upgrade_v3(void **state)
+{
+    upgrade_from(*state, "");
+}
+
 struct st_ctx {
     int calls;
     int fail;
@@ -460,6 +524,20 @@ static int status_fn(void *ctx, const int *result, const int64_t *added,
 /* Objects and their status in one transaction: the status text is made
  * from the results, kept under its id, and a failing status text stores
  * nothing at all. */
+struct audit_seen {
+    int n;
+    char object[80];
+};
+
+static int audit_fn(void *ctx, const struct store_audit_entry *ent)
+{
+    struct audit_seen *a = ctx;
+    a->n++;
+    snprintf(a->object, sizeof(a->object), "%s",
+             ent->object ? ent->object : "");
+    return 0;
+}
+
 static void test_put_status(void **state)
 {
     struct fx *f = *state;
@@ -469,7 +547,10 @@ static void test_put_status(void **state)
     int res[2];
     int64_t added[2], a0 = 0;
     struct st_ctx c;
-    struct store_status_req st = {"status-1", 1, 7, 1000, status_fn, &c};
+    struct store_audit_entry au = {999, 3, "p7", NULL, "added"};
+    struct store_status_req st = {"status-1", 1, 7, 1000, status_fn, &c,
+                                  &au};
+    struct audit_seen seen = {0, ""};
     char *json = NULL;
     size_t len = 0;
     int64_t partner = 0, created = 0;
@@ -504,6 +585,12 @@ static void test_put_status(void **state)
     assert_string_equal(json, "{\"r\":[1,0]}");
     assert_true(partner == 7 && created == 1000);
     free(json);
+    /* one audit row, for the version added (not the duplicate) */
+    assert_int_equal(store_audit_query(f->s, INT64_MIN, "p7", audit_fn, &seen,
+                                       NULL),
+                     0);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.object, x);
 
     /* the status text cannot be made: neither objects nor status stay */
     o[1].version_us = 3;
@@ -520,6 +607,12 @@ static void test_put_status(void **state)
     assert_int_equal(store_status_get(f->s, "status-2", 1, &json, &len,
                                       &partner, &created, NULL),
                      LI_ENOTFOUND);
+    /* nor its audit row */
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(store_audit_query(f->s, INT64_MIN, NULL, audit_fn, &seen,
+                                       NULL),
+                     0);
+    assert_int_equal(seen.n, 1);
     /* and the id index forgot the rolled-back version: it is new again */
     assert_int_equal(put(f->s, f->coll, x, 3, NULL), STORE_ADDED);
 
@@ -554,6 +647,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_v1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_v2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_v3, setup, teardown),
         cmocka_unit_test_setup_teardown(test_collection_limit, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_put_status, setup, teardown),
