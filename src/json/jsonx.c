@@ -3,12 +3,8 @@
 
 #include <string.h>
 
-int jsonx_check_depth(const char *p, size_t n, int max_depth)
-{
-    return jsonx_check_shape(p, n, max_depth, (size_t)-1);
-}
-
-int jsonx_check_shape(const char *p, size_t n, int max_depth,
+/* One pass over text: 0, or which limit it exceeds (1 depth, 2 values). */
+static int shape_scan(const char *p, size_t n, int max_depth,
                       size_t max_values)
 {
     int depth = 0, in_str = 0;
@@ -26,12 +22,14 @@ int jsonx_check_shape(const char *p, size_t n, int max_depth,
         case '"': in_str = 1; break;
         case '{':
         case '[':
-            if (++depth > max_depth || ++values > max_values)
-                return LI_ELIMIT;
+            if (++depth > max_depth)
+                return 1;
+            if (++values > max_values)
+                return 2;
             break;
         case ',':
             if (++values > max_values)
-                return LI_ELIMIT;
+                return 2;
             break;
         case '}':
         case ']':
@@ -41,6 +39,17 @@ int jsonx_check_shape(const char *p, size_t n, int max_depth,
         }
     }
     return 0;
+}
+
+int jsonx_check_depth(const char *p, size_t n, int max_depth)
+{
+    return shape_scan(p, n, max_depth, (size_t)-1) ? LI_ELIMIT : 0;
+}
+
+int jsonx_check_shape(const char *p, size_t n, int max_depth,
+                      size_t max_values)
+{
+    return shape_scan(p, n, max_depth, max_values) ? LI_ELIMIT : 0;
 }
 
 static int tree_walk(const json_t *v, int depth, int max_depth,
@@ -82,12 +91,15 @@ int jsonx_parse(const char *p, size_t n, int max_depth, json_t **out,
     json_error_t je;
     json_t *v;
 
-    if (jsonx_check_depth(p, n, max_depth))
+    switch (shape_scan(p, n, max_depth, JSONX_DEFAULT_MAX_VALUES)) {
+    case 0: break;
+    case 1:
         return li_err_set(e, LI_ELIMIT, "JSON nests deeper than %d levels",
                           max_depth);
-    if (jsonx_check_shape(p, n, max_depth, JSONX_DEFAULT_MAX_VALUES))
+    default:
         return li_err_set(e, LI_ELIMIT, "JSON holds more than %u values",
                           JSONX_DEFAULT_MAX_VALUES);
+    }
     v = json_loadb(p, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!v) {
         if (json_error_code(&je) == json_error_out_of_memory)

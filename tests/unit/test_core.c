@@ -168,6 +168,7 @@ static void test_json_depth_and_order(void **st)
     /* brackets inside strings do not count */
     assert_int_equal(jsonx_check_depth("[\"[[[[\"]", 8, 1), 0);
     assert_int_equal(jsonx_parse(deep, strlen(deep), 3, &v, &e), LI_ELIMIT);
+    assert_non_null(strstr(e.msg, "deeper than 3"));
     /* value counting: 1 + one per container and comma */
     assert_int_equal(jsonx_check_shape("[1,2,3]", 7, 8, 4), 0);
     assert_int_equal(jsonx_check_shape("[1,2,3]", 7, 8, 3), LI_ELIMIT);
@@ -198,6 +199,7 @@ static void test_json_depth_and_order(void **st)
         }
         big[len++] = ']';
         assert_int_equal(jsonx_parse(big, len, 8, &v, &e), LI_ELIMIT);
+        assert_non_null(strstr(e.msg, "values"));
         assert_non_null(strstr(e.msg, "values"));
         free(big);
     }
