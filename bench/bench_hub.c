@@ -61,6 +61,7 @@
 #include "core/util.h"
 #include "core/limits.h"
 #include "json/jsonx.h"
+#include "policy/audit.h"
 #include "stix/stix.h"
 #include "store/store.h"
 #include "store/store_policy.h"
@@ -1288,7 +1289,8 @@ static void *stage_writer(void *arg)
     while ((k = atomic_fetch_add(&r->next, 1)) < r->n_env) {
         char sid[LI_UUID_LEN + 1];
         struct li_err err;
-        struct store_audit_entry au = {li_time_now_us(), 3, "benchco", NULL,
+        struct store_audit_entry au = {li_time_now_us(), AUDIT_WRITE,
+                                       "benchco", NULL,
                                        "added to collection bench"};
         struct store_status_req sr = {sid, r->root, r->partner,
                                       li_time_now_us(), stage_status,
@@ -1322,7 +1324,8 @@ static void measure_stages(const struct envs *e, struct stages *out)
     struct stage_run run;
     struct stix_report rep;
     pthread_t th[STAGE_THREADS];
-    char dir[PATH_MAX], status[12000], cuuid[LI_UUID_LEN + 1];
+    char dir[PATH_MAX], cuuid[LI_UUID_LEN + 1];
+    struct li_buf status;
     size_t n_obj = e->n * OBJS_PER_ENV, k, i, n = 0;
     size_t *offs = calloc(n_obj + 1, sizeof(*offs));
     double t, parse = 0, validate = 0, dump = 0, freeing = 0;
@@ -1373,20 +1376,24 @@ static void measure_stages(const struct envs *e, struct stages *out)
         run.objs[i].json_len = offs[i + 1] - offs[i];
     }
 
-    /* a status of 100 successes, as the hub writes it (about 10 KB) */
-    k = (size_t)snprintf(status, sizeof(status),
-                         "{\"id\":\"%036d\",\"status\":\"complete\","
-                         "\"total_count\":100,\"success_count\":100,"
-                         "\"successes\":[", 0);
+    /* a status of 100 successes, as the hub writes it (about 14 KB) */
+    li_buf_init(&status, LI_BUF_NOLIMIT);
+    if (li_buf_addf(&status, "{\"id\":\"%036d\",\"status\":\"complete\","
+                             "\"total_count\":100,\"success_count\":100,"
+                             "\"successes\":[", 0) != 0)
+        die(2, "out of memory");
     for (i = 0; i < OBJS_PER_ENV; i++)
-        k += (size_t)snprintf(status + k, sizeof(status) - k,
-                              "%s{\"id\":\"indicator--%036zu\",\"version\":"
-                              "\"2026-11-27T12:00:00.000Z\",\"date_added\":"
-                              "\"2026-11-27T12:00:00.000000Z\"}",
-                              i ? "," : "", i);
-    snprintf(status + k, sizeof(status) - k,
-             "],\"failure_count\":0,\"pending_count\":0}");
-    run.status = status;
+        if (li_buf_addf(&status,
+                        "%s{\"id\":\"indicator--%036zu\",\"version\":"
+                        "\"2026-11-27T12:00:00.000Z\",\"date_added\":"
+                        "\"2026-11-27T12:00:00.000000Z\"}",
+                        i ? "," : "", i) != 0)
+            die(2, "out of memory");
+    if (li_buf_addf(&status,
+                    "],\"failure_count\":0,\"pending_count\":0}") != 0 ||
+        li_buf_addc(&status, '\0') != 0)
+        die(2, "out of memory");
+    run.status = status.data;
 
     li_err_clear(&err);
     snprintf(dir, sizeof(dir), "%.4000s/stages", g.dir);
@@ -1419,6 +1426,7 @@ static void measure_stages(const struct envs *e, struct stages *out)
     free(offs);
     stix_report_release(&rep);
     li_buf_release(&js);
+    li_buf_release(&status);
     out->parse_us = parse * 1e6 / (double)n_obj;
     out->validate_us = validate * 1e6 / (double)n_obj;
     out->dump_us = dump * 1e6 / (double)n_obj;

@@ -1,6 +1,11 @@
 /*
  * audit.h - the audit trail (issue 4 §6): every denial, redaction, write,
  * policy change and admin action, appended to a durable log in the store.
+ * This module writes what liaisond's request paths log asynchronously
+ * (denials, redactions); the write entries of an envelope POST are
+ * inserted by the store's writer with the objects themselves
+ * (store_status_req.added_audit), and `liaison admin` appends its entries
+ * synchronously (store_audit_append).
  *
  * audit_log() only queues (copying the strings) so that the request path
  * never waits for the disk; one writer thread commits what is queued in

@@ -1081,7 +1081,7 @@ static int idx_key(struct store *s, unsigned char key[SQ_IDX_KEY_BYTES],
     return rc == SQLITE_OK ? 0 : sq_fail(e, s->wdb, rc, "id hash key");
 }
 
-/* 1 when table objects has column col. */
+/* *out = 1 when table has column col, else 0. */
 static int has_column(struct store *s, const char *table, const char *col,
                       int *out, struct li_err *e)
 {

@@ -51,7 +51,11 @@ struct taxii_opts {
     const char *default_root;   /* API root name for discovery's default, NULL: none */
     struct li_limits limits;    /* copied */
     struct audit *audit;        /* audit trail (policy/audit.h) or NULL;
-                                   borrowed, must outlive the handle */
+                                   borrowed, must outlive the handle. When
+                                   set, ingest also has the store write an
+                                   audit row per version added (to this
+                                   handle's store, which must be the
+                                   audit's sink too) */
     int no_stix_validation;     /* 1: only the TAXII-level checks at ingest
                                    (benchmark comparison); 0: full STIX 2.1
                                    validation of every posted object */

@@ -521,9 +521,6 @@ static int status_fn(void *ctx, const int *result, const int64_t *added,
     return 0;
 }
 
-/* Objects and their status in one transaction: the status text is made
- * from the results, kept under its id, and a failing status text stores
- * nothing at all. */
 struct audit_seen {
     int n;
     char object[80];
@@ -538,6 +535,9 @@ static int audit_fn(void *ctx, const struct store_audit_entry *ent)
     return 0;
 }
 
+/* Objects and their status in one transaction: the status text is made
+ * from the results, kept under its id, and a failing status text stores
+ * nothing at all, not even the audit rows of the versions added. */
 static void test_put_status(void **state)
 {
     struct fx *f = *state;
