@@ -2205,6 +2205,371 @@ static void test_snapshot_and_scope(void **state)
     assert_int_equal(n_objects(f, "objects"), 2);
 }
 
+/* ------------------------------------------------------------------ */
+/* taxii_precheck() against taxii_handle(). The cross product of six
+ * principals, sixteen endpoints, four methods and three Accept values, run
+ * once with the snapshot handed in (as the http layer does) and once
+ * without. Whenever the precheck refuses a request, its answer (status,
+ * body bytes, Allow) must be taxii_handle()'s for the same request, with a
+ * valid envelope, a broken body or none; when it does not refuse, resp is
+ * left empty. Which combinations must be refused, and with what, comes
+ * from pc_expect(), steps 1-7 written down from the TAXII rules rather than
+ * from taxii.c, so the test cannot pass by the precheck refusing nothing;
+ * a few hand-picked classes pin the model itself. */
+
+#define PC_N(a) (sizeof(a) / sizeof((a)[0]))
+#define PC_OID "indicator--00000000-0000-4000-8000-000000000001"
+#define PC_SID "00000000-0000-4000-8000-0000000000a1"
+#define PC_UNKNOWN "00000000-0000-4000-8000-0000000000ff"
+
+enum pc_kind {
+    PC_NONE, PC_DISCOVERY, PC_ROOT, PC_STATUS, PC_COLLECTIONS,
+    PC_COLLECTION, PC_OBJECTS, PC_OBJECT, PC_MANIFEST, PC_VERSIONS
+};
+
+enum pc_coll { PCC_NONE, PCC_RW, PCC_UNKNOWN };
+
+struct pc_who {
+    const char *name;   /* partner made for the test; NULL: no principal */
+    int read, write;    /* its rights on api1/rw */
+    int other;          /* 1: read on api1/ro, 2: read+write on api2/b2 */
+    const char *root;   /* the one API root it sees, NULL: none */
+};
+
+static const struct pc_who pc_whos[] = {
+    {NULL, 0, 0, 0, NULL},
+    {"pc-rw", 1, 1, 0, "api1"},
+    {"pc-ro", 1, 0, 0, "api1"},
+    {"pc-wo", 0, 1, 0, "api1"},
+    {"pc-nogrant", 0, 0, 1, "api1"},   /* sees api1, nothing on rw */
+    {"pc-noroot", 0, 0, 2, "api2"},    /* no grant anywhere in api1 */
+};
+
+struct pc_ep {
+    const char *name;
+    const char *root;       /* API root the path names, NULL: none */
+    const char *fmt;        /* path; a %s is the id of api1/rw */
+    enum pc_kind kind;      /* endpoint the path names */
+    enum pc_coll coll;      /* collection it names */
+};
+
+static const struct pc_ep pc_eps[] = {
+    {"discovery", NULL, "/taxii2/", PC_DISCOVERY, PCC_NONE},
+    {"api-root", "api1", "/api1/", PC_ROOT, PCC_NONE},
+    {"collections", "api1", "/api1/collections/", PC_COLLECTIONS, PCC_NONE},
+    {"collection", "api1", "/api1/collections/%s/", PC_COLLECTION, PCC_RW},
+    {"objects", "api1", "/api1/collections/%s/objects/", PC_OBJECTS,
+     PCC_RW},
+    {"object", "api1", "/api1/collections/%s/objects/" PC_OID "/",
+     PC_OBJECT, PCC_RW},
+    {"manifest", "api1", "/api1/collections/%s/manifest/", PC_MANIFEST,
+     PCC_RW},
+    {"versions", "api1",
+     "/api1/collections/%s/objects/" PC_OID "/versions/", PC_VERSIONS,
+     PCC_RW},
+    {"status", "api1", "/api1/status/" PC_SID "/", PC_STATUS, PCC_NONE},
+    {"unknown-path", NULL, "/api1/nope/", PC_NONE, PCC_NONE},
+    {"unknown-collection", "api1",
+     "/api1/collections/" PC_UNKNOWN "/objects/", PC_OBJECTS, PCC_UNKNOWN},
+    {"unknown-root", "nosuch", "/nosuch/collections/%s/objects/",
+     PC_OBJECTS, PCC_RW},
+    {"other-root", "api2", "/api2/collections/%s/objects/", PC_OBJECTS,
+     PCC_RW},
+    {"alias-collection", "api1", "/api1/collections/rw-alias/",
+     PC_COLLECTION, PCC_RW},
+    {"alias-objects", "api1", "/api1/collections/rw-alias/objects/",
+     PC_OBJECTS, PCC_RW},
+    {"alias-object", "api1",
+     "/api1/collections/rw-alias/objects/" PC_OID "/", PC_OBJECT, PCC_RW},
+};
+
+static const char *const pc_methods[] = {"GET", "POST", "DELETE", "PUT"};
+static const char *const pc_accepts[] = {NULL, TAXII_MEDIA, "text/html"};
+
+/* Combinations: snapshot handed in (0) or not (1) x principal x endpoint x
+ * method x Accept, numbered with Accept varying fastest. */
+#define PC_TOTAL                                                            \
+    (2 * PC_N(pc_whos) * PC_N(pc_eps) * PC_N(pc_methods) * PC_N(pc_accepts))
+
+static size_t pc_index(size_t s, size_t wi, size_t ei, size_t mi, size_t ai)
+{
+    return (((s * PC_N(pc_whos) + wi) * PC_N(pc_eps) + ei) *
+                PC_N(pc_methods) + mi) * PC_N(pc_accepts) + ai;
+}
+
+/* Steps 1-7 for one combination: the status of the answer that needs no
+ * body, 0 when only the whole request decides; *allow gets the Allow
+ * header a 405 must carry (else NULL). */
+static int pc_expect(const struct pc_ep *ep, const struct pc_who *w,
+                     const char *method, const char *accept,
+                     const char **allow)
+{
+    int post = strcmp(method, "POST") == 0;
+    int del = strcmp(method, "DELETE") == 0;
+
+    *allow = NULL;
+    if (ep->kind == PC_NONE)
+        return 404;
+    if (strcmp(method, "GET") != 0 && !(post && ep->kind == PC_OBJECTS) &&
+        !(del && ep->kind == PC_OBJECT)) {
+        *allow = ep->kind == PC_OBJECTS  ? "GET, POST"
+                 : ep->kind == PC_OBJECT ? "GET, DELETE"
+                                         : "GET";
+        return 405;
+    }
+    if (accept && strcmp(accept, TAXII_MEDIA) != 0)
+        return 406;
+    if (!w->name)
+        return 401;
+    if (ep->kind == PC_DISCOVERY)
+        return 0;
+    if (!w->root || strcmp(w->root, ep->root) != 0)
+        return 404;                   /* API root unknown or invisible */
+    if (ep->coll == PCC_NONE)
+        return 0;
+    /* rw lives in api1; through another root it does not exist */
+    if (ep->coll != PCC_RW || strcmp(ep->root, "api1") != 0 ||
+        (!w->read && !w->write))
+        return 404;
+    if (ep->kind == PC_COLLECTION)
+        return 0;                     /* any right shows the collection */
+    if (post)
+        return w->write ? 0 : 403;
+    if (del)
+        return w->read && w->write ? 0 : 403;   /* TAXII 2.1 section 5 */
+    return w->read ? 0 : 403;
+}
+
+static int pc_same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Hand-picked classes, Accept TAXII_MEDIA: what the precheck answers
+ * (0: nothing, the body decides). */
+static const struct {
+    const char *who, *ep, *method;
+    int status;
+} pc_classes[] = {
+    {"pc-ro", "objects", "POST", 403},
+    {"pc-ro", "alias-objects", "POST", 403},
+    {"pc-nogrant", "objects", "POST", 404},
+    {"pc-noroot", "objects", "POST", 404},
+    {"pc-noroot", "other-root", "POST", 404},
+    {"pc-rw", "unknown-collection", "POST", 404},
+    {"pc-rw", "unknown-root", "POST", 404},
+    {"pc-wo", "objects", "GET", 403},
+    {"pc-wo", "manifest", "GET", 403},
+    {"pc-wo", "collection", "GET", 0},
+    {"pc-ro", "object", "DELETE", 403},
+    {"pc-wo", "alias-object", "DELETE", 403},
+    {"pc-nogrant", "object", "DELETE", 404},
+    {"pc-rw", "objects", "PUT", 405},
+    {"pc-rw", "manifest", "POST", 405},
+    {"pc-rw", "objects", "DELETE", 405},
+    {"pc-rw", "unknown-path", "POST", 404},
+    {NULL, "objects", "POST", 401},
+    {"pc-rw", "objects", "POST", 0},
+    {"pc-rw", "alias-objects", "POST", 0},
+    {"pc-rw", "object", "DELETE", 0},
+    {"pc-wo", "objects", "POST", 0},
+};
+
+static size_t pc_find_who(const char *name)
+{
+    for (size_t i = 0; i < PC_N(pc_whos); i++)
+        if (pc_same_str(pc_whos[i].name, name))
+            return i;
+    fail_msg("no principal %s", name ? name : "(none)");
+    return 0;
+}
+
+static size_t pc_find_ep(const char *name)
+{
+    for (size_t i = 0; i < PC_N(pc_eps); i++)
+        if (strcmp(pc_eps[i].name, name) == 0)
+            return i;
+    fail_msg("no endpoint %s", name);
+    return 0;
+}
+
+static size_t pc_find_method(const char *name)
+{
+    for (size_t i = 0; i < PC_N(pc_methods); i++)
+        if (strcmp(pc_methods[i], name) == 0)
+            return i;
+    fail_msg("no method %s", name);
+    return 0;
+}
+
+static void test_precheck_matches_handle(void **state)
+{
+    struct fixture *f = *state;
+    struct policy_principal who[PC_N(pc_whos)];
+    /* by pc_index(): the status the precheck refused with, 0: it did
+     * not, -1: not run */
+    int got[PC_TOTAL];
+    const size_t total = PC_TOTAL;
+    struct taxii_resp pre, hand;
+    struct policy_snap *sn = NULL;
+    struct li_err e = {0};
+    char obj[1024], envelope[1100];
+    struct {
+        const char *ctype, *body;
+    } bodies[3];
+    size_t n = 0, refused = 0, expected = 0, must = 0, handled = 0;
+
+    for (size_t i = 0; i < PC_N(pc_whos); i++) {
+        const struct pc_who *w = &pc_whos[i];
+        char org[32];
+        memset(&who[i], 0, sizeof who[i]);
+        if (!w->name)
+            continue;
+        snprintf(org, sizeof org, "USA.PC%zu", i);
+        assert_int_equal(store_partner_add(f->s, w->name, "USA", org, NULL,
+                                           &e), 0);
+        if (w->read || w->write)
+            assert_int_equal(store_grant_set(f->s, w->name, f->rw, w->read,
+                                             w->write, &e), 0);
+        if (w->other == 1)
+            assert_int_equal(store_grant_set(f->s, w->name, f->ro, 1, 0, &e),
+                             0);
+        if (w->other == 2)
+            assert_int_equal(store_grant_set(f->s, w->name, f->b2, 1, 1, &e),
+                             0);
+        who[i].partner_id = partner_id(f->s, w->name);
+        li_strlcpy(who[i].partner_name, w->name, sizeof who[i].partner_name);
+        li_strlcpy(who[i].user, w->name, sizeof who[i].user);
+    }
+    indicator(obj, sizeof obj, 1, "indicator", "2020-01-01T00:00:00.000Z",
+              "2020-01-01T00:00:00.000Z");
+    snprintf(envelope, sizeof envelope, "{\"objects\":[%s]}", obj);
+    bodies[0].ctype = TAXII_MEDIA;
+    bodies[0].body = envelope;
+    bodies[1].ctype = "text/plain";
+    bodies[1].body = "{\"objects\":[";
+    bodies[2].ctype = NULL;
+    bodies[2].body = NULL;
+
+    memset(got, 0xff, sizeof got);
+    taxii_resp_init(&pre, 1 << 20);
+    taxii_resp_init(&hand, 1 << 20);
+    assert_int_equal(policy_acquire(f->p, &sn, &e), 0);
+    for (size_t k = 0; k < total; k++) {
+        size_t ai = k % PC_N(pc_accepts);
+        size_t mi = k / PC_N(pc_accepts) % PC_N(pc_methods);
+        size_t ei = k / (PC_N(pc_accepts) * PC_N(pc_methods)) % PC_N(pc_eps);
+        size_t wi = k / (PC_N(pc_accepts) * PC_N(pc_methods) *
+                         PC_N(pc_eps)) % PC_N(pc_whos);
+        size_t s = k / (total / 2);
+        const struct pc_who *w = &pc_whos[wi];
+        const struct pc_ep *ep = &pc_eps[ei];
+        const char *m = pc_methods[mi], *acc = pc_accepts[ai];
+        const char *allow;
+        struct taxii_req req = {0};
+        char path[200], label[400];
+        int rc, want;
+
+        snprintf(path, sizeof path, ep->fmt, f->rw);
+        snprintf(label, sizeof label, "%s %s (%s) as %s, Accept %s, %s",
+                 m, path, ep->name, w->name ? w->name : "(no principal)",
+                 acc ? acc : "(none)", s ? "no snapshot" : "snapshot");
+        req.method = m;
+        req.path = path;
+        req.accept = acc;
+        req.who = w->name ? &who[wi] : NULL;
+        req.snap = s ? NULL : sn;
+        want = pc_expect(ep, w, m, acc, &allow);
+        n++;
+        if (want)
+            expected++;
+        if (strcmp(m, "PUT") == 0 || ai == 2 || !w->name ||
+            ep->kind == PC_NONE || ep->coll == PCC_UNKNOWN ||
+            (ep->root && strcmp(ep->root, "api1") != 0))
+            must++;   /* refused by the table alone, whatever the rights */
+
+        rc = taxii_precheck(f->t, &req, &pre);
+        if (rc != 0 && rc != 1)
+            fail_msg("%s: precheck returned %d", label, rc);
+        assert_int_equal(pc_index(s, wi, ei, mi, ai), k);
+        got[k] = rc ? pre.status : 0;
+        if (!rc) {
+            if (pre.status != 0 || pre.body.len != 0 || pre.allow)
+                fail_msg("%s: precheck passed with status %d, %zu body "
+                         "bytes, Allow %s",
+                         label, pre.status, pre.body.len,
+                         pre.allow ? pre.allow : "(none)");
+            if (want)
+                fail_msg("%s: precheck passed, expected %d", label, want);
+            continue;
+        }
+        refused++;
+        if (pre.status != want)
+            fail_msg("%s: precheck refused with %d, expected %d", label,
+                     pre.status, want);
+        if (!pc_same_str(pre.allow, allow))
+            fail_msg("%s: precheck Allow %s, expected %s", label,
+                     pre.allow ? pre.allow : "(none)",
+                     allow ? allow : "(none)");
+        if (pre.body.len == 0 || !pre.content_type ||
+            strcmp(pre.content_type, TAXII_MEDIA) != 0)
+            fail_msg("%s: precheck refusal without a TAXII error body",
+                     label);
+        for (size_t bi = 0; bi < PC_N(bodies); bi++) {
+            req.content_type = bodies[bi].ctype;
+            req.body = bodies[bi].body;
+            req.body_len = req.body ? strlen(req.body) : 0;
+            assert_int_equal(taxii_handle(f->t, &req, &hand), 0);
+            handled++;
+            if (hand.status != pre.status)
+                fail_msg("%s, body %zu: handle %d, precheck %d", label, bi,
+                         hand.status, pre.status);
+            if (hand.body.len != pre.body.len ||
+                memcmp(hand.body.data, pre.body.data, pre.body.len) != 0)
+                fail_msg("%s, body %zu: bodies differ:\n  handle   %.*s\n"
+                         "  precheck %.*s",
+                         label, bi, (int)hand.body.len, hand.body.data,
+                         (int)pre.body.len, pre.body.data);
+            if (!pc_same_str(hand.allow, pre.allow))
+                fail_msg("%s, body %zu: Allow: handle %s, precheck %s",
+                         label, bi, hand.allow ? hand.allow : "(none)",
+                         pre.allow ? pre.allow : "(none)");
+        }
+    }
+    policy_snap_release(f->p, sn);
+    taxii_resp_release(&pre);
+    taxii_resp_release(&hand);
+
+    /* the table and the hand-picked classes, both snapshot modes */
+    assert_int_equal(n, total);
+    for (size_t k = 0; k < total; k++)
+        assert_true(got[k] >= 0);
+    for (size_t i = 0; i < PC_N(pc_classes); i++) {
+        size_t wi = pc_find_who(pc_classes[i].who);
+        size_t ei = pc_find_ep(pc_classes[i].ep);
+        size_t mi = pc_find_method(pc_classes[i].method);
+        for (size_t s = 0; s < 2; s++) {
+            int st = got[pc_index(s, wi, ei, mi, 1)];
+            if (st != pc_classes[i].status)
+                fail_msg("%s %s as %s: precheck %d, expected %d",
+                         pc_classes[i].method, pc_classes[i].ep,
+                         pc_classes[i].who ? pc_classes[i].who : "(none)",
+                         st, pc_classes[i].status);
+        }
+    }
+    /* every PUT, text/html, anonymous, unknown path, collection or root
+     * combination at least, and exactly what the model refuses */
+    assert_true(must > n / 2);
+    assert_true(refused >= must);
+    assert_int_equal(refused, expected);
+    assert_true(refused < n);
+    assert_int_equal(handled, refused * PC_N(bodies));
+    print_message("precheck: %zu combinations, %zu refused by precheck "
+                  "(floor %zu), %zu passed on to the body; %zu handle "
+                  "calls agreed\n",
+                  n, refused, must, n - refused, handled);
+}
+
 int main(void)
 {
     li_log_set_level(LI_LOG_WARN);
@@ -2240,6 +2605,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_and_scope, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_precheck_matches_handle, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
