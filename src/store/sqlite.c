@@ -1123,22 +1123,6 @@ static int migrate(struct store *s, struct li_err *e)
         rc = has_column(s, "status", "seq", &have_seq, e);
     if (rc)
         return rc;
-    if (!have_seq) {
-        li_info("store: upgrading %s to schema 4 (status resources "
-                "appended)", s->path);
-        rc = sq_exec(s->wdb,
-                     "DROP INDEX IF EXISTS status_created;"
-                     "ALTER TABLE status RENAME TO status_old;"
-                     STATUS_TABLE_SQL
-                     "INSERT INTO status(api_root_id, id, partner_id,"
-                     " created_us, json) SELECT api_root_id, id, partner_id,"
-                     " created_us, json FROM status_old ORDER BY created_us;"
-                     "DROP TABLE status_old;"
-                     "CREATE INDEX status_created ON status(created_us);",
-                     e);
-        if (rc)
-            return rc;
-    }
     if (!have_okey) {
         li_info("store: upgrading %s to schema 3 (rows clustered by "
                 "collection, id index in memory)",
@@ -1159,6 +1143,22 @@ static int migrate(struct store *s, struct li_err *e)
                  OBJECTS_TABLE_SQL, SQ_OKEY_SHIFT,
                  have_idh ? "idh" : "li_idh(stix_id)");
         rc = sq_exec(s->wdb, sql, e);
+        if (rc)
+            return rc;
+    }
+    if (!have_seq) {
+        li_info("store: upgrading %s to schema 4 (status resources "
+                "appended)", s->path);
+        rc = sq_exec(s->wdb,
+                     "DROP INDEX IF EXISTS status_created;"
+                     "ALTER TABLE status RENAME TO status_old;"
+                     STATUS_TABLE_SQL
+                     "INSERT INTO status(api_root_id, id, partner_id,"
+                     " created_us, json) SELECT api_root_id, id, partner_id,"
+                     " created_us, json FROM status_old ORDER BY created_us;"
+                     "DROP TABLE status_old;"
+                     "CREATE INDEX status_created ON status(created_us);",
+                     e);
         if (rc)
             return rc;
     }

@@ -1,14 +1,17 @@
 /*
  * store_dir.h - for unit tests that make a store in a temporary directory:
  * rm_dir() removes the SQLite files a store leaves there, then the
- * directory. Included by test_store.c, test_store_idx.c, test_audit.c,
- * test_doc.c and test_sync.c (each compiled alone, hence static).
+ * directory; audit_count_fn() counts store_audit_query() rows. Included by
+ * test_store.c, test_store_idx.c, test_audit.c, test_doc.c and test_sync.c
+ * (each compiled alone, hence static).
  */
 #ifndef LI_TESTS_STORE_DIR_H
 #define LI_TESTS_STORE_DIR_H
 
 #include <stdio.h>
 #include <unistd.h>
+
+#include "store/store_policy.h"
 
 static void rm_dir(const char *dir)
 {
@@ -21,6 +24,23 @@ static void rm_dir(const char *dir)
         unlink(p);
     }
     rmdir(dir);
+}
+
+/* store_audit_query() callback: counts the rows, keeps the last object. */
+struct audit_count {
+    size_t n;
+    char object[80];
+};
+
+static inline int audit_count_fn(void *ctx,
+                                 const struct store_audit_entry *ent)
+{
+    struct audit_count *c = ctx;
+
+    c->n++;
+    snprintf(c->object, sizeof(c->object), "%s",
+             ent->object ? ent->object : "");
+    return 0;
 }
 
 #endif

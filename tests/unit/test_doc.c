@@ -653,21 +653,6 @@ static void test_apply_seen_by_other_handle(void **state)
     store_free(s2);
 }
 
-struct audit_count {
-    size_t n;
-    char object[64];
-};
-
-static int count_fn(void *ctx, const struct store_audit_entry *ent)
-{
-    struct audit_count *c = ctx;
-
-    c->n++;
-    snprintf(c->object, sizeof(c->object), "%s",
-             ent->object ? ent->object : "");
-    return 0;
-}
-
 /* The audit entry of an apply commits with it, or not at all. */
 static void test_apply_audited(void **state)
 {
@@ -687,7 +672,7 @@ static void test_apply_audited(void **state)
                      0);
     assert_int_equal(v, 1);
     policy_doc_free(d);
-    assert_int_equal(store_audit_query(f->s, INT64_MIN, NULL, count_fn, &c,
+    assert_int_equal(store_audit_query(f->s, INT64_MIN, NULL, audit_count_fn, &c,
                                        NULL),
                      0);
     assert_int_equal(c.n, 1);
@@ -700,7 +685,7 @@ static void test_apply_audited(void **state)
                      LI_ECONFLICT);
     policy_doc_free(d);
     c.n = 0;
-    assert_int_equal(store_audit_query(f->s, INT64_MIN, NULL, count_fn, &c,
+    assert_int_equal(store_audit_query(f->s, INT64_MIN, NULL, audit_count_fn, &c,
                                        NULL),
                      0);
     assert_int_equal(c.n, 1);

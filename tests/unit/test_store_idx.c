@@ -521,20 +521,6 @@ static int status_fn(void *ctx, const int *result, const int64_t *added,
     return 0;
 }
 
-struct audit_seen {
-    int n;
-    char object[80];
-};
-
-static int audit_fn(void *ctx, const struct store_audit_entry *ent)
-{
-    struct audit_seen *a = ctx;
-    a->n++;
-    snprintf(a->object, sizeof(a->object), "%s",
-             ent->object ? ent->object : "");
-    return 0;
-}
-
 /* Objects and their status in one transaction: the status text is made
  * from the results, kept under its id, and a failing status text stores
  * nothing at all, not even the audit rows of the versions added. */
@@ -550,7 +536,7 @@ static void test_put_status(void **state)
     struct store_audit_entry au = {999, 3, "p7", NULL, "added"};
     struct store_status_req st = {"status-1", 1, 7, 1000, status_fn, &c,
                                   &au};
-    struct audit_seen seen = {0, ""};
+    struct audit_count seen = {0, ""};
     char *json = NULL;
     size_t len = 0;
     int64_t partner = 0, created = 0;
@@ -586,7 +572,7 @@ static void test_put_status(void **state)
     assert_true(partner == 7 && created == 1000);
     free(json);
     /* one audit row, for the version added (not the duplicate) */
-    assert_int_equal(store_audit_query(f->s, INT64_MIN, "p7", audit_fn, &seen,
+    assert_int_equal(store_audit_query(f->s, INT64_MIN, "p7", audit_count_fn, &seen,
                                        NULL),
                      0);
     assert_int_equal(seen.n, 1);
@@ -609,7 +595,7 @@ static void test_put_status(void **state)
                      LI_ENOTFOUND);
     /* nor its audit row */
     memset(&seen, 0, sizeof(seen));
-    assert_int_equal(store_audit_query(f->s, INT64_MIN, NULL, audit_fn, &seen,
+    assert_int_equal(store_audit_query(f->s, INT64_MIN, NULL, audit_count_fn, &seen,
                                        NULL),
                      0);
     assert_int_equal(seen.n, 1);
