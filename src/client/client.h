@@ -150,10 +150,6 @@ struct client_page {
     const char *date_added_first; /* X-TAXII-Date-Added-*; "" when absent */
     const char *date_added_last;
     unsigned number; /* 1, 2, ... */
-    const char *raw; /* the response body as received (decompressed), NUL
-                        terminated: the text body was parsed from; valid
-                        during the callback only */
-    size_t raw_len;
 };
 
 /* Called once per page, in order. Return 0 to go on, a negative code to

@@ -275,7 +275,6 @@ out:
 struct fetch {
     struct client *c;
     struct li_buf url;
-    struct li_buf raw; /* the body's text, swapped out of c->resp.body */
     json_t *body;
     int rc;
     struct li_err e;
@@ -288,14 +287,6 @@ static void *fetch_run(void *arg)
     li_err_clear(&f->e);
     f->body = NULL;
     f->rc = get_object(f->c, f->url.data, &f->body, &f->e);
-    if (f->rc == 0) {
-        /* keep the text: the next fetch reuses c->resp.body while the
-         * callback still reads this page (a swap, no copy) */
-        struct li_buf t = f->raw;
-        f->raw = f->c->resp.body;
-        f->c->resp.body = t;
-        li_buf_clear(&f->c->resp.body);
-    }
     li_strlcpy(f->first, f->c->resp.date_first, sizeof(f->first));
     li_strlcpy(f->last, f->c->resp.date_last, sizeof(f->last));
     return NULL;
@@ -348,8 +339,6 @@ static int list(struct client *c, const char *base, const char *key,
     fa.c = fb.c = c;
     li_buf_init(&fa.url, URL_MAX);
     li_buf_init(&fb.url, URL_MAX);
-    li_buf_init(&fa.raw, c->o.max_response_bytes);
-    li_buf_init(&fb.raw, c->o.max_response_bytes);
     client_pager_init(&pg, f ? f->added_after : NULL, f ? f->next : NULL,
                       c->o.max_pages, c->o.max_empty_pages);
     if (!empty) {
@@ -395,8 +384,6 @@ static int list(struct client *c, const char *base, const char *key,
         page.date_added_first = cur->first;
         page.date_added_last = cur->last;
         page.number = pg.pages + 1;
-        page.raw = cur->raw.data ? cur->raw.data : "";
-        page.raw_len = cur->raw.len;
         li_err_clear(&step_err);
         step =
             client_pager_step(&pg, page.more, next, json_array_size(page.items),
@@ -440,8 +427,6 @@ out:
     client_pager_release(&pg);
     li_buf_release(&fa.url);
     li_buf_release(&fb.url);
-    li_buf_release(&fa.raw);
-    li_buf_release(&fb.raw);
     return rc;
 }
 
