@@ -40,13 +40,11 @@ static int when(const char *s, int64_t *us)
 
 static uint64_t fnv(uint64_t h, const char *s)
 {
-    for (; s && *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    h ^= 0xff; /* separator: "ab","c" differs from "a","bc" */
-    h *= 1099511628211ULL;
-    return h;
+    static const unsigned char sep = 0xff; /* "ab","c" is not "a","bc" */
+
+    if (s)
+        h = li_fnv1a(h, s, strlen(s));
+    return li_fnv1a(h, &sep, 1);
 }
 
 static uint64_t item_sig(uint64_t h, const json_t *it)

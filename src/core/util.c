@@ -19,6 +19,17 @@ size_t li_strlcpy(char *dst, const char *src, size_t dstsz)
     return n;
 }
 
+uint64_t li_fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= c[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
 static int ishex(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||

@@ -13,6 +13,12 @@
  * so truncation shows as a result >= dstsz. */
 size_t li_strlcpy(char *dst, const char *src, size_t dstsz);
 
+/* 64-bit FNV-1a of n bytes, continuing from h (LI_FNV_OFFSET to start): a
+ * fast hash for in-memory tables and signatures, not keyed; never for
+ * anything an attacker's input must not collide in. */
+#define LI_FNV_OFFSET 14695981039346656037ULL
+uint64_t li_fnv1a(uint64_t h, const void *p, size_t n);
+
 /* 1 if s[0..n) is a UUID in 8-4-4-4-12 hex form (either case), else 0. */
 int li_uuid_valid(const char *s, size_t n);
 /* The version nibble of a valid UUID text (1..8), -1 if s is not one. */

@@ -793,15 +793,6 @@ struct mark_engine {
     uint64_t n_decisions, n_view_hits, n_view_extends;
 };
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-    return h;
-}
-
 static uint64_t hash3(int64_t a, int64_t b, int64_t c)
 {
     uint64_t h = (uint64_t)a * 0x9e3779b97f4a7c15ull;
@@ -877,7 +868,7 @@ int64_t mark_engine_gen(const struct mark_engine *m)
 static struct def_slot *defs_slot(struct def_slot *t, size_t cap,
                                   const char *id)
 {
-    size_t i = (size_t)hash_str(id) & (cap - 1);
+    size_t i = (size_t)li_fnv1a(LI_FNV_OFFSET, id, strlen(id)) & (cap - 1);
 
     while (t[i].canon != NULL && strcmp(t[i].def.id, id) != 0)
         i = (i + 1) & (cap - 1);

@@ -152,20 +152,9 @@ int sq_fail(struct li_err *e, sqlite3 *db, int rc, const char *what)
                       db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
-uint64_t sq_hashn(const char *s, size_t n)
-{
-    uint64_t h = 14695981039346656037ULL;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 uint64_t sq_hash(const char *s)
 {
-    return sq_hashn(s, strlen(s));
+    return li_fnv1a(LI_FNV_OFFSET, s, strlen(s));
 }
 
 int sq_each_row(struct store *s, const int64_t *arg, const char *sql,

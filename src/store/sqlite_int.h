@@ -235,9 +235,8 @@ void sq_idx_committed(struct sq_idx *x, int64_t upto);
 int sq_idx_register(struct store *s, sqlite3 *db, struct li_err *e);
 int sq_idx_register_fn(struct store *s, sqlite3 *db, struct li_err *e);
 
-/* 64-bit FNV-1a of a NUL-terminated string / of n bytes. */
+/* li_fnv1a() of a NUL-terminated string (the statement cache key). */
 uint64_t sq_hash(const char *s);
-uint64_t sq_hashn(const char *s, size_t n);
 
 /* Run the read sql on the calling thread's connection (with *arg bound to
  * ?1 when arg is not NULL) and hand each row to emit; a non-zero return

@@ -138,7 +138,7 @@ int store_marking_set_intern(struct store *s, const char *key, size_t len,
     if (!s || !key || !id_out || len == 0 || len > KEY_MAX ||
         memchr(key, '\0', len))
         return li_err_set(e, LI_EINVAL, "store: bad marking-set key");
-    h = sq_hashn(key, len); /* a collision only costs a cache miss */
+    h = li_fnv1a(LI_FNV_OFFSET, key, len); /* a collision only costs a cache miss */
     id = mset_cached(s, h, key, len);
     if (id)
         goto done;
