@@ -138,7 +138,8 @@ int store_marking_set_intern(struct store *s, const char *key, size_t len,
     if (!s || !key || !id_out || len == 0 || len > KEY_MAX ||
         memchr(key, '\0', len))
         return li_err_set(e, LI_EINVAL, "store: bad marking-set key");
-    h = li_fnv1a(LI_FNV_OFFSET, key, len); /* a collision only costs a cache miss */
+    /* a collision only costs a cache miss */
+    h = li_fnv1a(LI_FNV_OFFSET, key, len);
     id = mset_cached(s, h, key, len);
     if (id)
         goto done;
@@ -149,7 +150,7 @@ int store_marking_set_intern(struct store *s, const char *key, size_t len,
     if (rc < 0)
         return rc;
     if (rc == 1)
-        goto done;
+        goto found; /* interned earlier, by this process or another */
 
     pthread_mutex_lock(&s->wmu);
     rc = sq_wbegin(s, e);
@@ -178,6 +179,7 @@ unlock:
     pthread_mutex_unlock(&s->wmu);
     if (rc)
         return rc;
+found:
     mset_remember(s, h, key, len, id);
 done:
     *id_out = id;
