@@ -114,7 +114,8 @@ static void usage(FILE *f)
 "                          STIX 2.1 validation (for measurements)\n"
 "\n"
 "federation (links come from the policy document, docs/federation.md):\n"
-"  --sync-batch N          objects per pulled page / pushed batch [1000]\n"
+"  --sync-batch N          objects per pulled page / pushed batch [%u]\n"
+"                          (at most --max-objects)\n"
 "  --sync-ca-file FILE     extra CA bundle to verify peers' certificates\n"
 "\n"
 "limits (defaults in brackets):\n"
@@ -134,7 +135,8 @@ static void usage(FILE *f)
 "  --status-ttl SECONDS    how long status resources are kept [%d]\n"
 "                          (TAXII asks for at least 86400)\n"
 "  --help                  this text\n",
-            LI_DEFAULT_MAX_CONTENT_LENGTH, LI_DEFAULT_MAX_OBJECTS,
+            SYNC_DEFAULT_BATCH, LI_DEFAULT_MAX_CONTENT_LENGTH,
+            LI_DEFAULT_MAX_OBJECTS,
             LI_DEFAULT_MAX_JSON_DEPTH, LI_DEFAULT_MAX_HEADER_BYTES,
             LI_DEFAULT_MAX_CONNECTIONS, LI_DEFAULT_MAX_CONNECTIONS_PER_IP,
             LI_DEFAULT_IDLE_TIMEOUT_S,
@@ -409,7 +411,7 @@ int main(int argc, char **argv)
     memset(&yo, 0, sizeof(yo));
     /* A pulled page is ingested as one envelope: keep it under
      * --max-objects. */
-    yo.batch = c.sync_batch; /* 0: the sync default */
+    yo.batch = c.sync_batch ? c.sync_batch : SYNC_DEFAULT_BATCH;
     if (yo.batch > c.lim.max_objects)
         yo.batch = (unsigned)c.lim.max_objects;
     yo.ca_file = c.sync_ca_file;

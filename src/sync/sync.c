@@ -30,7 +30,6 @@
 #include "policy/marking.h"
 #include "store/store_policy.h"
 
-#define SYNC_DEFAULT_BATCH 1000u
 #define SYNC_RELOAD_US INT64_C(1000000)
 #define SYNC_RESP_MAX (64u * 1024 * 1024)
 #define SYNC_STALE_RETRIES 5

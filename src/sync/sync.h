@@ -45,11 +45,13 @@
 
 struct sync;
 
+#define SYNC_DEFAULT_BATCH 1000u /* objects per pulled page / pushed batch */
+
 struct sync_opts {
     int64_t reload_us;   /* how often the policy document is checked;
                             0 = 1 s */
     unsigned batch;      /* objects per pulled page / pushed query;
-                            0 = 1000 */
+                            0 = SYNC_DEFAULT_BATCH */
     const char *ca_file; /* extra CA bundle for peers, or NULL */
 };
 

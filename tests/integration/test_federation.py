@@ -388,5 +388,22 @@ def hung_peers_do_not_delay_shutdown():
         fake_taxii.stop(srv)
 
 
+@case(timeout=60)
+def default_batch_fits_max_objects():
+    # Without --sync-batch, C's pull pages are the default size cut to its
+    # --max-objects: pages of 1000 would be refused by its own ingest.
+    h = HUBS["c"]
+    port = h.port
+    h.restart("--max-objects", "20", "--listen", "127.0.0.1:%d" % port)
+    try:
+        objs = [indicator(name="clamp %d" % i) for i in range(30)]
+        post("b", objs)
+        poll(lambda: all(versions("c", o["id"]) for o in objs), 30,
+             "the 30 objects at C (max-objects 20)")
+        eq(links("c")["c-from-b"]["last_error"], "", "c-from-b error")
+    finally:
+        h.restart("--sync-batch", "25", "--listen", "127.0.0.1:%d" % port)
+
+
 if __name__ == "__main__":
     run(hubs=list(HUBS.values()), setup=setup)
