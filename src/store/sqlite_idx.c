@@ -302,15 +302,16 @@ void sq_idx_committed(struct sq_idx *x, int64_t upto)
     pthread_rwlock_unlock(&x->lk);
 }
 
-/* Step a catch-up statement: (date_added, okey, idh) rows. */
+/* Step the catch-up statement (date_added, okey, idh rows after `after`)
+ * into the index. Takes the write lock only when there is something to
+ * change: rows, or the first load (was_loaded 0). */
 static int catchup_rows(struct sq_idx *x, sqlite3 *db, sqlite3_stmt *st,
-                        int64_t after, int full, struct li_err *e)
+                        int64_t after, int was_loaded, struct li_err *e)
 {
     int rc, locked = 0;
     int64_t top = after;
 
-    if (!full)
-        sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 1, after);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t t = sqlite3_column_int64(st, 0);
         int64_t r = sqlite3_column_int64(st, 1);
@@ -328,6 +329,8 @@ static int catchup_rows(struct sq_idx *x, sqlite3 *db, sqlite3_stmt *st,
         goto out;
     }
     rc = 0;
+    if (!locked && was_loaded)
+        goto out; /* nothing new (the common case) */
     if (!locked) {
         pthread_rwlock_wrlock(&x->lk);
         locked = 1;
@@ -351,25 +354,16 @@ int sq_idx_catchup(struct sq_idx *x, sqlite3 *db, struct sq_cache *c,
 
     pthread_rwlock_rdlock(&x->lk);
     loaded = x->loaded;
-    after = x->hwm;
+    after = loaded ? x->hwm : INT64_MIN; /* the first use: every row */
     pthread_rwlock_unlock(&x->lk);
-    if (!loaded) {
-        /* The first use: the covering index alone, never a JSON text. */
-        rc = sq_stmt(db, c,
-                     "SELECT date_added, okey, idh FROM objects"
-                     " INDEXED BY objects_added",
-                     &st, e);
-        if (rc)
-            return rc;
-        return catchup_rows(x, db, st, 0, 1, e);
-    }
+    /* The covering index alone, never a JSON text. */
     rc = sq_stmt(db, c,
                  "SELECT date_added, okey, idh FROM objects"
                  " INDEXED BY objects_added WHERE date_added>?1",
                  &st, e);
     if (rc)
         return rc;
-    return catchup_rows(x, db, st, after, 0, e);
+    return catchup_rows(x, db, st, after, loaded, e);
 }
 
 /* ------------------------------------------------------------------ */
