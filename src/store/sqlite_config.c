@@ -234,7 +234,6 @@ static int exists(int rc, struct li_err *e, const char *what, const char *v)
 /* Generation and snapshot                                             */
 /* ------------------------------------------------------------------ */
 
-static int rexec(struct sq_conn *c, const char *sql, struct li_err *e);
 
 int store_config_gen(struct store *s, int64_t *gen_out, struct li_err *e)
 {
@@ -273,7 +272,7 @@ int store_read_begin(struct store *s, int *began_out, struct li_err *e)
         *began_out = 0; /* one is open already: it goes on */
         return 0;
     }
-    rc = rexec(c, "BEGIN", e);
+    rc = sq_run1(c->db, &c->cache, "BEGIN", e);
     if (rc == 0)
         *began_out = 1;
     return rc;
@@ -289,7 +288,7 @@ void store_read_end(struct store *s, int began)
         return;
     /* A read transaction has nothing to lose: if COMMIT is refused, the
      * ROLLBACK still ends it. */
-    if (rexec(c, "COMMIT", NULL) != 0)
+    if (sq_run1(c->db, &c->cache, "COMMIT", NULL) != 0)
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -386,20 +385,6 @@ static void fill_grant(sqlite3_stmt *st, void *item)
     g->can_write = sqlite3_column_int(st, 3) != 0;
 }
 
-static int rexec(struct sq_conn *c, const char *sql, struct li_err *e)
-{
-    sqlite3_stmt *st;
-    int rc = sq_stmt(c->db, &c->cache, sql, &st, e);
-
-    if (rc)
-        return rc;
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return sq_fail(e, c->db, rc, sql);
-    return 0;
-}
-
 int store_config_load(struct store *s, struct store_config **out,
                       struct li_err *e)
 {
@@ -414,13 +399,10 @@ int store_config_load(struct store *s, struct store_config **out,
     if (rc)
         goto out;
     /* one read transaction: the generation and the tables agree (the
-     * caller's, when it has one open: store_read_begin) */
-    if (sqlite3_get_autocommit(c->db)) {
-        rc = rexec(c, "BEGIN", e);
-        if (rc)
-            goto out;
-        in_txn = 1;
-    }
+     * caller's, when it has one open) */
+    rc = store_read_begin(s, &in_txn, e);
+    if (rc)
+        goto out;
     cfg = li_xcalloc(1, sizeof(*cfg));
     rc = store_config_gen(s, &cfg->gen, e);
     if (rc)
@@ -457,17 +439,10 @@ int store_config_load(struct store *s, struct store_config **out,
     if (rc)
         goto out;
     cfg->grants = arr;
-    if (in_txn) {
-        rc = rexec(c, "COMMIT", e);
-        if (rc)
-            goto out;
-        in_txn = 0;
-    }
     *out = cfg;
     cfg = NULL;
 out:
-    if (in_txn)
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    store_read_end(s, in_txn);
     store_config_free(cfg);
     return rc;
 }

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "store/store_policy.h"
 
 #define QB_LIST_MAX 4096 /* values in one list (ids, types, ...) */
 #define QB_SQL_MAX (256 * 1024)
@@ -238,27 +239,14 @@ static int uses_index(const struct store_query *q)
 }
 
 /* Begin a read transaction on c for a query that uses the id index (unless
- * one is open already, in a callback), and let the index catch up in it.
- * *txn_out tells whether rtxn_end must end it. */
+ * one is open already: a read scope, a callback), and let the index catch
+ * up in it. *txn_out is for store_read_end(). */
 static int rtxn_begin(struct store *s, struct sq_conn *c, int *txn_out,
                       struct li_err *e)
 {
-    int rc;
+    int rc = store_read_begin(s, txn_out, e);
 
-    *txn_out = 0;
-    if (sqlite3_get_autocommit(c->db)) {
-        rc = sq_run1(c->db, &c->cache, "BEGIN", e);
-        if (rc)
-            return rc;
-        *txn_out = 1;
-    }
-    return sq_idx_catchup(s->idx, c->db, &c->cache, e);
-}
-
-static void rtxn_end(struct sq_conn *c, int txn)
-{
-    if (txn && !sqlite3_get_autocommit(c->db))
-        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    return rc ? rc : sq_idx_catchup(s->idx, c->db, &c->cache, e);
 }
 
 /* Build "SELECT cols FROM objects o WHERE ..." for q. For a delete, stix_id
@@ -473,8 +461,7 @@ int store_query(struct store *s, const struct store_query *q, store_row_fn fn,
     if (rc == 0 && more_out)
         *more_out = more;
 out:
-    if (txn)
-        rtxn_end(c, txn);
+    store_read_end(s, txn);
     qb_release(&b);
     return rc;
 }
@@ -622,8 +609,7 @@ int store_query_hidden(struct store *s, const struct store_query *q,
            qb_param(&b, 0, (int64_t)limit, NULL));
     rc = run_rows(c, &b, 0, limit, fn, ctx, &more, e);
 out:
-    if (txn)
-        rtxn_end(c, txn);
+    store_read_end(s, txn);
     qb_release(&b);
     return rc;
 }
