@@ -249,14 +249,13 @@ static int rtxn_begin(struct store *s, struct sq_conn *c, int *txn_out,
     return rc ? rc : sq_idx_catchup(s->idx, c->db, &c->cache, e);
 }
 
-/* Build "SELECT cols FROM objects o WHERE ..." for q. For a delete, stix_id
- * replaces q->ids and after_us is ignored; no ORDER BY/LIMIT is added. */
-static void qb_select(struct qb *b, const struct store_query *q,
-                      const char *cols, const char *del_id)
+/* The head of every query, "SELECT cols FROM objects o WHERE" the rows of
+ * q's collection after q->after_us (for a delete: the versions of del_id,
+ * any date), as the planner must take them. */
+static void qb_rows(struct qb *b, const struct store_query *q,
+                    const char *cols, const char *del_id)
 {
-    struct qlist spec = {0, 0}, vis = {0, 0}, l;
-    int reader = 0, upto = 0;
-    unsigned vf = q->version_flags;
+    struct qlist l;
 
     /* By id, the rows are the id index's candidates (li_ver, then sorted);
      * otherwise the page is one range of okey, already in order. The
@@ -287,6 +286,18 @@ static void qb_select(struct qb *b, const struct store_query *q,
         qb_sql(b, " AND o.okey<?%d",
                qb_param(b, 0, okey_end(q->coll_id), NULL));
     }
+}
+
+/* Build "SELECT cols FROM objects o WHERE ..." for q. For a delete, stix_id
+ * replaces q->ids and after_us is ignored; no ORDER BY/LIMIT is added. */
+static void qb_select(struct qb *b, const struct store_query *q,
+                      const char *cols, const char *del_id)
+{
+    struct qlist spec = {0, 0}, vis = {0, 0}, l;
+    int reader = 0, upto = 0;
+    unsigned vf = q->version_flags;
+
+    qb_rows(b, q, cols, del_id);
     if (q->n_types) {
         qb_sql(b, " AND o.type IN ");
         qb_texts(b, q->types, q->n_types, &l);
@@ -566,35 +577,16 @@ int store_query_hidden(struct store *s, const struct store_query *q,
     rc = sq_conn_get(s, &c, e);
     if (rc)
         goto out;
-    if (q->n_ids) { /* as in qb_select */
-        int coll = qb_param(&b, 0, q->coll_id, NULL);
+    if (q->n_ids) { /* li_ver: the index must be caught up */
         rc = rtxn_begin(s, c, &txn, e);
         if (rc)
             goto out;
-        qb_sql(&b,
-               "SELECT o.date_added, o.version_us, o.submitter,"
-               " o.marking_set, o.stix_id, o.type, o.spec_version"
-               " FROM objects o WHERE o.okey IN"
-               " (SELECT r FROM li_ver WHERE coll=?%d AND id IN ",
-               coll);
-        qb_texts(&b, q->ids, q->n_ids, &l);
-        qb_sql(&b, ") AND +o.coll_id=?%d AND o.stix_id IN ", coll);
-        qb_emit(&b, &l);
-        qb_sql(&b, " AND +o.date_added>?%d",
-               qb_param(&b, 0, q->after_us, NULL));
-        qb_sql(&b, " AND +o.date_added<=?%d", qb_param(&b, 0, upto_us, NULL));
-    } else {
-        qb_sql(&b,
-               "SELECT o.date_added, o.version_us, o.submitter,"
-               " o.marking_set, o.stix_id, o.type, o.spec_version"
-               " FROM objects o WHERE o.coll_id=?%d",
-               qb_param(&b, 0, q->coll_id, NULL));
-        qb_sql(&b, " AND o.okey>?%d",
-               qb_param(&b, 0, okey_after(q->coll_id, q->after_us), NULL));
-        qb_sql(&b, " AND o.okey<?%d",
-               qb_param(&b, 0, okey_end(q->coll_id), NULL));
-        qb_sql(&b, " AND o.date_added<=?%d", qb_param(&b, 0, upto_us, NULL));
     }
+    qb_rows(&b, q,
+            "o.date_added, o.version_us, o.submitter, o.marking_set,"
+            " o.stix_id, o.type, o.spec_version",
+            NULL);
+    qb_sql(&b, " AND +o.date_added<=?%d", qb_param(&b, 0, upto_us, NULL));
     qb_sql(&b, " AND o.submitter<>?%d",
            qb_param(&b, 0, q->reader_partner, NULL));
     if (q->n_visible_sets) {
