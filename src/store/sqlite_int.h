@@ -259,9 +259,10 @@ int sq_wrun(struct store *s, int *changes_out, struct li_err *e,
  * and *out set when a row with a non-NULL first column came back. */
 int sq_wintv(struct store *s, int64_t *out, int *found, struct li_err *e,
              const char *sql, const char *fmt, va_list ap);
-/* Prepare a one-off read on db. For tables made on first write (policy
- * documents, audit, sync state) a store that never wrote them has none:
- * *st is then NULL and the result 0 (an empty answer). */
+/* Prepare a one-off (uncached) read on db, for callers whose callbacks may
+ * query too. For a table made on first write (sync state) a store that
+ * never wrote it has none: *st is then NULL and the result 0 (an empty
+ * answer). */
 int sq_prep_read(sqlite3 *db, const char *sql, sqlite3_stmt **st,
                  struct li_err *e);
 
