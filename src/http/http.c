@@ -87,11 +87,9 @@ struct req {
     size_t drained;             /* body bytes discarded after a rejection */
     size_t content_length;      /* announced (within the limit), else 0 */
     int encoded_nul;            /* the raw URI holds %00 */
-    int auth_deferred;          /* no body: credentials checked in dispatch */
     /* taxii_precheck()'s answer when it refused the request on call 1
-     * (refused: reject_status is its status); released in completed(). */
+     * (status 0 when it did not); released in completed(). */
     struct taxii_resp refusal;
-    int refused;
 };
 
 /* ---------------------------------------------------------------------
@@ -351,7 +349,7 @@ static enum MHD_Result queue_reject(struct MHD_Connection *conn,
                                     struct req *r, const char *method,
                                     const char *url)
 {
-    if (r->refused)
+    if (r->refusal.status)
         return queue(conn, r, method, url, &r->refusal);
     return queue_error(conn, r, method, url, r->reject_status,
                        r->reject_title, r->reject_desc);
@@ -428,10 +426,8 @@ static void check_head(struct http_server *h, struct MHD_Connection *conn,
     }
     /* A request without a body is authenticated on its last call instead,
      * with the rest of it (dispatch): there is nothing to refuse early. */
-    if (!has_body(conn)) {
-        r->auth_deferred = 1;
+    if (!has_body(conn))
         return;
-    }
     authenticate(h, conn, r, &snap);
     if (r->authed)
         precheck(h, conn, url, method, r, snap);
@@ -457,10 +453,8 @@ static void precheck(struct http_server *h, struct MHD_Connection *conn,
                                             MHD_HTTP_HEADER_ACCEPT);
     tr.who = &r->who;
     tr.snap = snap;
-    if (taxii_precheck(h->t, &tr, &r->refusal)) {
-        r->refused = 1;
+    if (taxii_precheck(h->t, &tr, &r->refusal))
         reject(r, r->refusal.status, NULL, NULL);
-    }
 }
 
 /* Check the credentials; on success r->authed (and *snap_out, when not
@@ -506,7 +500,7 @@ static enum MHD_Result dispatch(struct http_server *h,
     enum MHD_Result ret;
     int scoped = 0;
 
-    if (r->auth_deferred) {
+    if (!r->authed) { /* no body: the credentials were left for now */
         /* A GET only reads: one store read scope covers the credentials,
          * the configuration and the page (one consistent state, one set of
          * store locks). Without it the request still works, reading as it
