@@ -41,11 +41,6 @@ static int shape_scan(const char *p, size_t n, int max_depth,
     return 0;
 }
 
-int jsonx_check_depth(const char *p, size_t n, int max_depth)
-{
-    return shape_scan(p, n, max_depth, (size_t)-1) ? LI_ELIMIT : 0;
-}
-
 int jsonx_check_shape(const char *p, size_t n, int max_depth,
                       size_t max_values)
 {

@@ -15,14 +15,11 @@
 #include "core/err.h"
 
 /* Scan n bytes of JSON text and fail with LI_ELIMIT if arrays/objects nest
- * deeper than max_depth (1 = a flat object). Does not validate the text
- * otherwise. Cheap: one pass, no allocation. */
-int jsonx_check_depth(const char *p, size_t n, int max_depth);
-
-/* The same pass, also failing with LI_ELIMIT when the text holds more than
+ * deeper than max_depth (1 = a flat object), or the text holds more than
  * max_values values (an upper bound: every '{', '[' and ',' counts, plus
  * one), so that a small body of many tiny values ("[[],[],...]") cannot
- * make the parser allocate far more memory than the body's size suggests. */
+ * make the parser allocate far more memory than the body's size suggests.
+ * Does not validate the text otherwise. One pass, no allocation. */
 int jsonx_check_shape(const char *p, size_t n, int max_depth,
                       size_t max_values);
 

@@ -83,38 +83,6 @@ static int add_detail(struct li_buf *b, int first, const char *id,
 
 /* Write the status resource; details = 0 leaves out the per-object lists
  * (they are optional) when the full form does not fit a response. */
-/* What status_text needs besides the results. */
-struct status_args {
-    struct li_buf *st;
-    const char *id, *request_ts;
-    size_t total;
-    const struct entry *ents;
-    const struct li_buf *msgs;
-    size_t n_ok;
-};
-
-static int write_status(struct li_buf *b, const char *id,
-                        const char *request_ts, size_t total,
-                        const struct entry *ents, const struct li_buf *msgs,
-                        const int *result, const int64_t *date_added,
-                        size_t n_ok, int details);
-
-/* store_status_fn: the full status, into a->st (on the store's writer
- * thread, while the request's thread waits in store_put_status). */
-static int status_text(void *ctx, const int *result, const int64_t *added,
-                       const char **json, size_t *len)
-{
-    struct status_args *a = ctx;
-    int rc = write_status(a->st, a->id, a->request_ts, a->total, a->ents,
-                          a->msgs, result, added, a->n_ok, 1);
-
-    if (rc)
-        return rc;
-    *json = a->st->data;
-    *len = a->st->len;
-    return 0;
-}
-
 static int write_status(struct li_buf *b, const char *id,
                         const char *request_ts, size_t total,
                         const struct entry *ents, const struct li_buf *msgs,
@@ -178,6 +146,32 @@ static int write_status(struct li_buf *b, const char *id,
     if (!rc)
         rc = li_buf_addstr(b, ",\"pending_count\":0}");
     return rc;
+}
+
+/* What status_text needs besides the results. */
+struct status_args {
+    struct li_buf *st;
+    const char *id, *request_ts;
+    size_t total;
+    const struct entry *ents;
+    const struct li_buf *msgs;
+    size_t n_ok;
+};
+
+/* store_status_fn: the full status, into a->st (on the store's writer
+ * thread, while the request's thread waits in store_put_status). */
+static int status_text(void *ctx, const int *result, const int64_t *added,
+                       const char **json, size_t *len)
+{
+    struct status_args *a = ctx;
+    int rc = write_status(a->st, a->id, a->request_ts, a->total, a->ents,
+                          a->msgs, result, added, a->n_ok, 1);
+
+    if (rc)
+        return rc;
+    *json = a->st->data;
+    *len = a->st->len;
+    return 0;
 }
 
 /* Full STIX 2.1 validation of one object that passed the TAXII-level

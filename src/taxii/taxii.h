@@ -2,7 +2,7 @@
  * taxii.h - the TAXII 2.1 resources, independent of the HTTP library.
  *
  * The http module parses the request (method, path, query, a few headers,
- * body), authenticates it with policy_authenticate(), and hands it here as
+ * body), authenticates it with policy_authenticate_snap(), and hands it here as
  * a struct taxii_req; taxii_handle() routes it, applies filters, paging,
  * rights and content negotiation, talks to the store, and fills a
  * struct taxii_resp (status, body, headers). Every response this module

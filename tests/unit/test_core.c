@@ -163,10 +163,11 @@ static void test_json_depth_and_order(void **st)
     struct li_err e;
     struct li_buf b;
     (void)st;
-    assert_int_equal(jsonx_check_depth(deep, strlen(deep), 4), 0);
-    assert_int_equal(jsonx_check_depth(deep, strlen(deep), 3), LI_ELIMIT);
+    assert_int_equal(jsonx_check_shape(deep, strlen(deep), 4, (size_t)-1), 0);
+    assert_int_equal(jsonx_check_shape(deep, strlen(deep), 3, (size_t)-1),
+                     LI_ELIMIT);
     /* brackets inside strings do not count */
-    assert_int_equal(jsonx_check_depth("[\"[[[[\"]", 8, 1), 0);
+    assert_int_equal(jsonx_check_shape("[\"[[[[\"]", 8, 1, (size_t)-1), 0);
     assert_int_equal(jsonx_parse(deep, strlen(deep), 3, &v, &e), LI_ELIMIT);
     assert_non_null(strstr(e.msg, "deeper than 3"));
     /* value counting: 1 + one per container and comma */
