@@ -35,9 +35,16 @@
  * the run was valid (whatever the numbers), 1 on a failed request or a wrong
  * answer, 2 on a setup error. With BENCH_STRICT=1 a missed target is exit 1.
  *
+ * First, before any server runs, the in-process cost of each stage the
+ * server pays per object (jsonx_parse, stix_validate, jsonx_dump,
+ * json_decref, store_put_status from 4 threads, durable): the floor any
+ * HTTP front end on these libraries starts from.
+ *
  * Environment (all optional):
  *   BUILD              where liaisond and liaison are (default "build")
  *   BENCH_OBJECTS      stop growing at this many objects (default 1000000)
+ *   BENCH_STAGE_OBJECTS  objects of the stage-cost phase (default 100000;
+ *                      0 skips it)
  *   BENCH_VALIDATION_OBJECTS  objects per mode in the validation phase
  *                      (default 50000, at most BENCH_OBJECTS; 0 skips it)
  *   BENCH_MAX_SECONDS  time budget (default 240): growing stops early, and
@@ -1074,9 +1081,9 @@ static int run_pages_wrk(const int64_t *sent, size_t n_pos, int clients,
                          long seconds, struct page_result *r)
 {
     const char *wrk = wrk_path();
-    char lua[PATH_MAX + 16], times[PATH_MAX + 16], out[PATH_MAX + 16];
-    char cmd[4 * PATH_MAX + 2048];
-    char line[512], url[1024];
+    char lua[PATH_MAX + 16], times[PATH_MAX + 16];
+    char url[1024], threads[16], conns[16], dur[32], arg[32], out[16384];
+    const char *line;
     FILE *f;
     double req_s = -1, p99 = 0;
     long bad = -1;
@@ -1086,7 +1093,6 @@ static int run_pages_wrk(const int64_t *sent, size_t n_pos, int clients,
         return 1;
     snprintf(lua, sizeof(lua), "%s/pages.lua", g.dir);
     snprintf(times, sizeof(times), "%s/times.txt", g.dir);
-    snprintf(out, sizeof(out), "%s/wrk.out", g.dir);
     f = fopen(lua, "w");
     if (!f || fputs(wrk_lua, f) < 0 || fclose(f) != 0)
         die(2, "cannot write %s", lua);
@@ -1103,31 +1109,37 @@ static int run_pages_wrk(const int64_t *sent, size_t n_pos, int clients,
         die(2, "cannot write %s", times);
     li_random_bytes(&seed, sizeof(seed));
     snprintf(url, sizeof(url), "%s?limit=100", g.objects_url);
-    snprintf(cmd, sizeof(cmd),
-             "'%s' -t %d -c %d -d %lds --latency -s '%s'"
-             " -H '%s' -H 'Accept: application/taxii+json;version=2.1'"
-             " '%s' -- '%s' %llu > '%s' 2>&1",
-             wrk, clients < 2 ? clients : 2, clients, seconds, lua,
-             g.auth_header, url, times,
-             (unsigned long long)(seed % 1000000007u), out);
+    snprintf(threads, sizeof(threads), "%d", clients < 2 ? clients : 2);
+    snprintf(conns, sizeof(conns), "%d", clients);
+    snprintf(dur, sizeof(dur), "%lds", seconds);
+    snprintf(arg, sizeof(arg), "%llu",
+             (unsigned long long)(seed % 1000000007u));
+    char *const argv[] = {(char *)wrk, "-t", threads, "-c", conns, "-d", dur,
+                          "--latency", "-s", lua, "-H", g.auth_header, "-H",
+                          "Accept: application/taxii+json;version=2.1", url,
+                          "--", times, arg, NULL};
     double c0 = server_cpu_s();
     int64_t t0 = li_time_mono_us();
-    int st = system(cmd);
+    int st = run_cmd(argv, out, sizeof(out), -1);
     int64_t t1 = li_time_mono_us();
     double c1 = server_cpu_s();
-    f = fopen(out, "r");
-    while (f && fgets(line, sizeof(line), f)) {
-        sscanf(line, "Requests/sec: %lf", &req_s);
-        sscanf(line, "bad %ld", &bad);
-        sscanf(line, "p99us %lf", &p99);
-        if (strstr(line, "Non-2xx"))
+    for (line = out; line && *line;) {
+        const char *nl = strchr(line, '\n');
+        char one[512];
+        li_strlcpy(one, line,
+                   nl && (size_t)(nl - line) < sizeof(one)
+                       ? (size_t)(nl - line) + 1
+                       : sizeof(one));
+        sscanf(one, "Requests/sec: %lf", &req_s);
+        sscanf(one, "bad %ld", &bad);
+        sscanf(one, "p99us %lf", &p99);
+        if (strstr(one, "Non-2xx"))
             bad = bad < 0 ? 1 : bad + 1;
+        line = nl ? nl + 1 : NULL;
     }
-    if (f)
-        fclose(f);
     if (st != 0 || req_s <= 0 || bad != 0) {
         fprintf(stderr, "bench_hub: wrk pages failed (exit %d, %.0f req/s, "
-                        "%ld bad answers; see %s)\n", st, req_s, bad, out);
+                        "%ld bad answers):\n%s\n", st, req_s, bad, out);
         return -1;
     }
     memset(r, 0, sizeof(*r));
@@ -1205,6 +1217,20 @@ static double thread_cpu_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* This thread's CPU seconds to stix_validate() every object of arr once. */
+static double validate_cpu_s(const json_t *arr, struct stix_report *rep)
+{
+    double t0 = thread_cpu_s();
+    size_t i;
+    json_t *o;
+
+    json_array_foreach(arr, i, o) {
+        stix_report_clear(rep);
+        stix_validate(o, NULL, rep);
+    }
+    return thread_cpu_s() - t0;
+}
+
 /* Every generated object of e's first envelope must pass the hub's own
  * validator with no error and no warning: the validated run then has to
  * store all of them, and the comparison measures the checks, not rejects.
@@ -1233,14 +1259,10 @@ static double check_generated(const struct envs *e)
                 f ? f->path : "?", f ? f->msg : "?");
         }
     }
-    double t0 = thread_cpu_s();
+    double s = 0;
     for (int k = 0; k < VCMP_REPEAT; k++)
-        json_array_foreach(objs, i, o) {
-            stix_report_clear(&rep);
-            stix_validate(o, NULL, &rep);
-        }
-    double us = (thread_cpu_s() - t0) * 1e6 /
-                (double)(VCMP_REPEAT * OBJS_PER_ENV);
+        s += validate_cpu_s(objs, &rep);
+    double us = s * 1e6 / (double)(VCMP_REPEAT * OBJS_PER_ENV);
     stix_report_release(&rep);
     json_decref(env);
     return us;
@@ -1344,12 +1366,7 @@ static void measure_stages(const struct envs *e, struct stages *out)
             die(2, "stage parse: %s", err.msg);
         parse += thread_cpu_s() - t;
         arr = json_object_get(env, "objects");
-        t = thread_cpu_s();
-        json_array_foreach(arr, i, o) {
-            stix_report_clear(&rep);
-            stix_validate(o, NULL, &rep);
-        }
-        validate += thread_cpu_s() - t;
+        validate += validate_cpu_s(arr, &rep);
         t = thread_cpu_s();
         json_array_foreach(arr, i, o) {
             offs[n + i] = js.len;
