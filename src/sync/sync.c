@@ -959,7 +959,7 @@ static int do_push(struct worker *w, struct client *c,
     struct push_job j;
     struct li_err e2;
     int64_t after = st->push_after_us;
-    int rc = 0, rc2, more;
+    int rc = 0, rc2, more, lanes = 1;
 
     pthread_mutex_init(&pp->mu, NULL);
     pthread_cond_init(&pp->cv, NULL);
@@ -968,16 +968,16 @@ static int do_push(struct worker *w, struct client *c,
     pp->note = note;
     pp->notesz = notesz;
     pp->lane[0] = c;
-    for (int i = 1; i < SYNC_PUSH_LANES && rc == 0; i++)
-        rc = client_new(co, &pp->lane[i], e);
     do {
-        if (rc)
-            break;
         memset(&j, 0, sizeof(j));
         client_objlist_init(&j.list);
         j.last_us = INT64_MIN;
         more = 0;
         rc = push_read(w, le, &after, &j, &more, e);
+        /* the other lanes' clients once there is something to send (an
+         * idle round makes none) */
+        for (; rc == 0 && j.list.n && lanes < SYNC_PUSH_LANES; lanes++)
+            rc = client_new(co, &pp->lane[lanes], e);
         if (rc) {
             client_objlist_release(&j.list);
             break;
