@@ -245,6 +245,18 @@ static void types_csv(const struct policy_doc_link *l, char *out, size_t sz)
  * objects that came after it, as in a serial ingest (today's ingest
  * resolves markings when objects are read, so this is insurance for any
  * check at ingest that looks a definition up; definitions are rare). */
+/* rc, or when it is 0 and a pipeline job failed earlier, that failure
+ * (copied into e): what a pipeline step returns. */
+static int first_failure(int rc, int fail_rc, const struct li_err *fail_e,
+                         struct li_err *e)
+{
+    if (rc == 0 && fail_rc) {
+        *e = *fail_e;
+        rc = fail_rc;
+    }
+    return rc;
+}
+
 #define SYNC_PULL_THREADS 2
 #define SYNC_PULL_QUEUE 4 /* jobs between the fetch and the checkpoint */
 
@@ -471,10 +483,7 @@ static int pull_page(void *arg, const struct client_page *pg, struct li_err *e)
         li_strlcpy(j.last, pg->date_added_last, sizeof(j.last));
     /* a barrier starts alone */
     rc = j.barrier ? pull_retire(pc, 1, e) : pull_room(pc, e);
-    if (rc == 0 && pc->fail_rc) {
-        *e = pc->fail_e;
-        rc = pc->fail_rc;
-    }
+    rc = first_failure(rc, pc->fail_rc, &pc->fail_e, e);
     if (rc) {
         json_decref(j.env);
         return rc;
@@ -494,10 +503,7 @@ static int pull_page(void *arg, const struct client_page *pg, struct li_err *e)
     pthread_mutex_unlock(&pc->mu);
     /* ... and ends alone */
     rc = pull_retire(pc, j.barrier, e);
-    if (rc == 0 && pc->fail_rc) {
-        *e = pc->fail_e;
-        rc = pc->fail_rc;
-    }
+    rc = first_failure(rc, pc->fail_rc, &pc->fail_e, e);
     return rc;
 }
 
@@ -544,10 +550,7 @@ static int do_pull(struct worker *w, struct client *c,
         rc = rc2;
         *e = e2;
     }
-    if (rc == 0 && pc->fail_rc) {
-        rc = pc->fail_rc;
-        *e = pc->fail_e;
-    }
+    rc = first_failure(rc, pc->fail_rc, &pc->fail_e, e);
     if (pc->note[0] && !note[0])
         li_strlcpy(note, pc->note, notesz);
     pthread_mutex_destroy(&pc->mu);
@@ -917,10 +920,7 @@ static int push_queue(struct push_pipe *pp, struct push_job *j,
         pthread_cond_wait(&pp->cv, &pp->mu);
         pthread_mutex_unlock(&pp->mu);
     }
-    if (rc == 0 && pp->fail_rc) {
-        *e = pp->fail_e;
-        rc = pp->fail_rc;
-    }
+    rc = first_failure(rc, pp->fail_rc, &pp->fail_e, e);
     if (rc) {
         client_objlist_release(&j->list);
         return rc;
@@ -943,10 +943,7 @@ static int push_queue(struct push_pipe *pp, struct push_job *j,
     pthread_mutex_unlock(&pp->mu);
     if (j->barrier)
         rc = push_retire(pp, 1, e);
-    if (rc == 0 && pp->fail_rc) {
-        *e = pp->fail_e;
-        rc = pp->fail_rc;
-    }
+    rc = first_failure(rc, pp->fail_rc, &pp->fail_e, e);
     return rc;
 }
 
@@ -990,10 +987,7 @@ static int do_push(struct worker *w, struct client *c,
         rc = rc2;
         *e = e2;
     }
-    if (rc == 0 && pp->fail_rc) {
-        rc = pp->fail_rc;
-        *e = pp->fail_e;
-    }
+    rc = first_failure(rc, pp->fail_rc, &pp->fail_e, e);
     for (int i = 1; i < SYNC_PUSH_LANES; i++)
         client_free(pp->lane[i]);
     pthread_mutex_destroy(&pp->mu);
